@@ -1,0 +1,387 @@
+"""The fixed-point network description and its file format.
+
+A ``Network`` is everything the golden model and the hardware generator need:
+layer sizes, neuron models, folded integer parameters, the number formats and
+the decision rule. It is saved as one ``.npz`` file: a JSON ``header`` entry
+plus one integer array per parameter, loaded with ``allow_pickle=False`` and
+validated field by field (``NetworkFileError`` names the file and the field).
+
+Folded parameters (see ``spikeforge.golden.neuron`` for the update equations):
+
+* ``w_in[src, dst]``, ``w_rec[src, dst]``: weights already multiplied by
+  ``(1 - alpha[dst])`` and divided by the layer's state scale;
+* ``bias[dst]``: likewise folded, in state units;
+* ``alpha``, ``rho``: decay factors, unsigned with ``decay_bits`` fraction bits;
+* ``b0``: baseline threshold in state units;
+* ``adapt``: threshold increment per spike, ``(1 - rho) * beta / scale``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fixed import Fixed, Overflow, Rounding, bits_for_range
+
+__all__ = [
+    "NeuronKind", "Decision", "Formats", "Layer", "Network",
+    "NetworkFileError", "FILE_FORMAT", "FILE_VERSION",
+]
+
+FILE_FORMAT = "spikeforge-network"
+FILE_VERSION = 1
+
+
+class NetworkFileError(ValueError):
+    """A network file or description is malformed; the message names the field."""
+
+
+class NeuronKind(enum.Enum):
+    LIF = "lif"    # leaky integrate-and-fire, soft reset, fixed threshold
+    ALIF = "alif"  # adaptive LIF (Yin et al.): threshold b0 + beta*b
+    LI = "li"      # leaky integrator, no spikes (readout only)
+
+    @property
+    def spiking(self) -> bool:
+        return self is not NeuronKind.LI
+
+
+class Decision(enum.Enum):
+    PER_STEP = "per_step"        # argmax of the readout at every step
+    LAST = "last"                # argmax of the readout at the last step
+    SPIKE_COUNT = "spike_count"  # output neuron with most spikes (spiking readout)
+    FIRST_SPIKE = "first_spike"  # output neuron that spiked first (spiking readout)
+
+
+@dataclass(frozen=True)
+class Formats:
+    """Bit widths and modes of every stage; the single source for golden and HDL."""
+
+    weight_bits: int = 8   # signed weights
+    state_bits: int = 24   # signed membrane, threshold, adaptation, readout, bias
+    decay_bits: int = 16   # unsigned decay factors alpha, rho in [0, 1)
+    input_bits: int = 2    # signed input event values (2 bits: -2..1)
+    rounding: Rounding = Rounding.HALF_UP    # of the decay products alpha*u, rho*a
+    overflow: Overflow = Overflow.SATURATE   # of every state update
+
+    def __post_init__(self):
+        for name, lo, hi in (("weight_bits", 2, 16), ("state_bits", 8, 31),
+                             ("decay_bits", 4, 20), ("input_bits", 2, 8)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise NetworkFileError(f"formats.{name}: {value!r} is not an integer in {lo}..{hi}")
+        if not isinstance(self.rounding, Rounding):
+            raise NetworkFileError(f"formats.rounding: {self.rounding!r} is not a Rounding")
+        if not isinstance(self.overflow, Overflow):
+            raise NetworkFileError(f"formats.overflow: {self.overflow!r} is not an Overflow")
+
+    @property
+    def weight(self) -> Fixed:
+        return Fixed(self.weight_bits, signed=True)
+
+    @property
+    def state(self) -> Fixed:
+        return Fixed(self.state_bits, signed=True)
+
+    @property
+    def decay(self) -> Fixed:
+        return Fixed(self.decay_bits, signed=False, frac=self.decay_bits)
+
+    @property
+    def input(self) -> Fixed:
+        return Fixed(self.input_bits, signed=True)
+
+    def to_json(self) -> dict:
+        return {"weight_bits": self.weight_bits, "state_bits": self.state_bits,
+                "decay_bits": self.decay_bits, "input_bits": self.input_bits,
+                "rounding": self.rounding.value, "overflow": self.overflow.value}
+
+    @classmethod
+    def from_json(cls, obj) -> "Formats":
+        if not isinstance(obj, dict):
+            raise NetworkFileError(f"formats: expected an object, got {type(obj).__name__}")
+        known = {"weight_bits", "state_bits", "decay_bits", "input_bits", "rounding", "overflow"}
+        unknown = set(obj) - known
+        if unknown:
+            raise NetworkFileError(f"formats: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+        kwargs = {k: obj[k] for k in known - {"rounding", "overflow"} if k in obj}
+        if "rounding" in obj:
+            kwargs["rounding"] = _enum(Rounding, obj["rounding"], "formats.rounding")
+        if "overflow" in obj:
+            kwargs["overflow"] = _enum(Overflow, obj["overflow"], "formats.overflow")
+        return cls(**kwargs)
+
+
+def _enum(enum_cls, value, where):
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(e.value) for e in enum_cls)
+        raise NetworkFileError(f"{where}: {value!r} is not one of {allowed}") from None
+
+
+#: Per-neuron parameter vectors of a layer and the format each must fit.
+NEURON_PARAMS = ("bias", "alpha", "rho", "b0", "adapt")
+
+
+@dataclass
+class Layer:
+    """One layer of neurons and the synapses that feed it (all integers)."""
+
+    kind: NeuronKind
+    w_in: np.ndarray                 # (n_in, size)
+    w_rec: np.ndarray | None         # (size, size) or None
+    bias: np.ndarray                 # (size,)
+    alpha: np.ndarray                # (size,)
+    rho: np.ndarray                  # (size,) zero unless ALIF
+    b0: np.ndarray                   # (size,) zero for LI
+    adapt: np.ndarray                # (size,) zero unless ALIF
+    scale: float = 1.0               # real value of one state LSB (for reports)
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def n_in(self) -> int:
+        return self.w_in.shape[0]
+
+    @property
+    def recurrent(self) -> bool:
+        return self.w_rec is not None
+
+
+@dataclass
+class Network:
+    """A fixed-point spiking network; the last layer is the readout."""
+
+    n_inputs: int
+    layers: list[Layer]
+    decision: Decision = Decision.PER_STEP
+    formats: Formats = field(default_factory=Formats)
+    skip_steps: int = 0    # steps not scored by per-step accuracy
+    name: str = "network"
+
+    def __post_init__(self):
+        self.validate()
+
+    # -- derived quantities shared by the golden model and the generator --
+
+    @property
+    def readout(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.readout.size
+
+    def accumulator(self, index: int) -> Fixed:
+        """Signed format wide enough for the exact synaptic input of layer ``index``.
+
+        Every source can fire at most once per step (inputs carry one event per
+        channel per step), so the sum of the largest contributions bounds the
+        accumulator; accumulation is exact and order-independent.
+        """
+        layer = self.layers[index]
+        if index == 0:
+            src_max = 1 << (self.formats.input_bits - 1)  # |most negative input|
+        else:
+            src_max = 1
+        pos = int(np.clip(layer.w_in, 0, None).sum(axis=0).max(initial=0)) * src_max
+        neg = int(np.clip(-layer.w_in, 0, None).sum(axis=0).max(initial=0)) * src_max
+        if layer.w_rec is not None:
+            pos += int(np.clip(layer.w_rec, 0, None).sum(axis=0).max(initial=0))
+            neg += int(np.clip(-layer.w_rec, 0, None).sum(axis=0).max(initial=0))
+        return Fixed(max(bits_for_range(-neg, pos), 2), signed=True)
+
+    def synapses(self) -> int:
+        return sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in self.layers)
+
+    def summary(self) -> str:
+        parts = [str(self.n_inputs)]
+        for layer in self.layers:
+            parts.append(f"{layer.size}{' rec' if layer.recurrent else ''} {layer.kind.value}")
+        return " -> ".join(parts)
+
+    # -- validation --
+
+    def validate(self):
+        f = self.formats
+        if not isinstance(f, Formats):
+            raise NetworkFileError(f"formats: expected Formats, got {type(f).__name__}")
+        if not isinstance(self.decision, Decision):
+            raise NetworkFileError(f"decision.rule: {self.decision!r} is not a Decision")
+        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
+            raise NetworkFileError(f"inputs.channels: {self.n_inputs!r} must be a positive integer")
+        if not isinstance(self.skip_steps, (int, np.integer)) or self.skip_steps < 0:
+            raise NetworkFileError(f"decision.skip_steps: {self.skip_steps!r} must be an integer >= 0")
+        if not self.layers:
+            raise NetworkFileError("layers: a network needs at least one layer (the readout)")
+        n_in = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            where = f"layers[{i}]"
+            if not isinstance(layer.kind, NeuronKind):
+                raise NetworkFileError(f"{where}.kind: {layer.kind!r} is not a NeuronKind")
+            if layer.kind is NeuronKind.LI and i != len(self.layers) - 1:
+                raise NetworkFileError(f"{where}.kind: 'li' (leaky integrator) is only allowed "
+                                       f"for the readout, the last layer")
+            size = _check_array(layer.w_in, f"{where}.w_in", f.weight, ndim=2, rows=n_in).shape[1]
+            if size < 1:
+                raise NetworkFileError(f"{where}.w_in: a layer needs at least one neuron")
+            if layer.w_rec is not None:
+                _check_array(layer.w_rec, f"{where}.w_rec", f.weight, shape=(size, size))
+            _check_array(layer.bias, f"{where}.bias", f.state, shape=(size,))
+            _check_array(layer.alpha, f"{where}.alpha", f.decay, shape=(size,))
+            _check_array(layer.rho, f"{where}.rho", f.decay, shape=(size,))
+            _check_array(layer.b0, f"{where}.b0", f.state, shape=(size,))
+            _check_array(layer.adapt, f"{where}.adapt", f.state, shape=(size,))
+            if layer.kind is not NeuronKind.ALIF:
+                for name in ("rho", "adapt"):
+                    if np.any(getattr(layer, name) != 0):
+                        raise NetworkFileError(f"{where}.{name}: must be all zero for a "
+                                               f"{layer.kind.value!r} layer (only 'alif' adapts)")
+            for name in ("w_in", "w_rec") + NEURON_PARAMS:  # validated: now int64
+                if getattr(layer, name) is not None:
+                    setattr(layer, name, getattr(layer, name).astype(np.int64))
+            if not np.isfinite(layer.scale) or layer.scale <= 0:
+                raise NetworkFileError(f"{where}.scale: {layer.scale!r} must be a positive finite number")
+            n_in = size
+        readout = self.layers[-1]
+        if self.decision in (Decision.SPIKE_COUNT, Decision.FIRST_SPIKE) and not readout.kind.spiking:
+            raise NetworkFileError(f"decision.rule: {self.decision.value!r} needs a spiking readout "
+                                   f"('lif' or 'alif'), but the last layer is 'li'")
+        for i in range(len(self.layers)):
+            acc = self.accumulator(i)
+            if acc.width > 31:
+                raise NetworkFileError(f"layers[{i}]: synaptic input needs {acc.width} bits, "
+                                       f"more than the 31 allowed; use smaller weights")
+
+    # -- file format --
+
+    def save(self, path) -> None:
+        header = {
+            "format": FILE_FORMAT, "version": FILE_VERSION, "name": self.name,
+            "inputs": {"channels": int(self.n_inputs)},
+            "formats": self.formats.to_json(),
+            "decision": {"rule": self.decision.value, "skip_steps": int(self.skip_steps)},
+            "layers": [{"name": l.name, "kind": l.kind.value, "size": int(l.size),
+                        "recurrent": l.recurrent, "scale": float(l.scale)}
+                       for l in self.layers],
+        }
+        arrays = {"header": np.array(json.dumps(header, indent=1))}
+        for i, layer in enumerate(self.layers):
+            arrays[f"layers.{i}.w_in"] = layer.w_in
+            if layer.w_rec is not None:
+                arrays[f"layers.{i}.w_rec"] = layer.w_rec
+            for name in NEURON_PARAMS:
+                arrays[f"layers.{i}.{name}"] = getattr(layer, name)
+        with open(path, "wb") as fh:  # np.savez would append ".npz" to other suffixes
+            np.savez_compressed(fh, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Network":
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                contents = {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            raise NetworkFileError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise NetworkFileError(f"{path}: is a directory, not a network file") from None
+        except (ValueError, OSError, EOFError) as exc:
+            raise NetworkFileError(f"{path}: not a spikeforge network file (.npz): {exc}") from None
+        try:
+            return cls._from_contents(contents)
+        except NetworkFileError as exc:
+            raise NetworkFileError(f"{path}: {exc}") from None
+
+    @classmethod
+    def _from_contents(cls, contents: dict) -> "Network":
+        if "header" not in contents:
+            raise NetworkFileError("missing 'header' entry (is this a spikeforge network file?)")
+        try:
+            header = json.loads(str(contents["header"][()]))
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise NetworkFileError(f"header: not valid JSON ({exc})") from None
+        if not isinstance(header, dict):
+            raise NetworkFileError("header: expected a JSON object")
+        if header.get("format") != FILE_FORMAT:
+            raise NetworkFileError(f"header.format: {header.get('format')!r}, expected {FILE_FORMAT!r}")
+        version = header.get("version")
+        if version != FILE_VERSION:
+            raise NetworkFileError(f"header.version: {version!r} is not supported "
+                                   f"(this spikeforge reads version {FILE_VERSION})")
+        inputs = _field(header, "inputs", dict)
+        decision = _field(header, "decision", dict)
+        layer_specs = _field(header, "layers", list)
+        layers = []
+        for i, spec in enumerate(layer_specs):
+            where = f"layers[{i}]"
+            if not isinstance(spec, dict):
+                raise NetworkFileError(f"{where}: expected an object")
+            kind = _enum(NeuronKind, _field(spec, "kind", str, where), f"{where}.kind")
+            recurrent = _field(spec, "recurrent", bool, where)
+            arrays = {}
+            names = ("w_in",) + (("w_rec",) if recurrent else ()) + NEURON_PARAMS
+            for name in names:
+                key = f"layers.{i}.{name}"
+                if key not in contents:
+                    raise NetworkFileError(f"{where}.{name}: missing array {key!r}")
+                arrays[name] = contents[key]
+            scale = _field(spec, "scale", (int, float), where)
+            size = _field(spec, "size", int, where)
+            if arrays["w_in"].ndim == 2 and arrays["w_in"].shape[1] != size:
+                raise NetworkFileError(f"{where}.w_in: shape {arrays['w_in'].shape} does not match "
+                                       f"size {size}")
+            layers.append(Layer(kind=kind, w_in=arrays["w_in"], w_rec=arrays.get("w_rec"),
+                                bias=arrays["bias"], alpha=arrays["alpha"], rho=arrays["rho"],
+                                b0=arrays["b0"], adapt=arrays["adapt"], scale=float(scale),
+                                name=str(spec.get("name", ""))))
+        return cls(n_inputs=_field(inputs, "channels", int, "inputs"), layers=layers,
+                   decision=_enum(Decision, _field(decision, "rule", str, "decision"), "decision.rule"),
+                   formats=Formats.from_json(_field(header, "formats", dict)),
+                   skip_steps=int(decision.get("skip_steps", 0)),
+                   name=str(header.get("name", "network")))
+
+
+def _field(obj: dict, key: str, types, where: str = "header"):
+    if key not in obj:
+        raise NetworkFileError(f"{where}.{key}: missing")
+    value = obj[key]
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise NetworkFileError(f"{where}.{key}: {value!r} has the wrong type")
+    if not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
+        raise NetworkFileError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _check_array(value, where: str, fmt: Fixed, *, shape=None, ndim=None, rows=None) -> np.ndarray:
+    """Validate one parameter array: integer dtype, shape, range of ``fmt``."""
+    if not isinstance(value, np.ndarray):
+        raise NetworkFileError(f"{where}: expected a NumPy array, got {type(value).__name__}")
+    if value.dtype.kind == "f":
+        if not np.all(np.isfinite(value)):
+            raise NetworkFileError(f"{where}: contains NaN or infinity; parameters must be integers")
+        raise NetworkFileError(f"{where}: dtype {value.dtype} is floating point; parameters are "
+                               f"raw integers (quantise the network first)")
+    if value.dtype.kind not in "iu":
+        raise NetworkFileError(f"{where}: dtype {value.dtype} is not an integer type")
+    if shape is not None and value.shape != shape:
+        raise NetworkFileError(f"{where}: shape {value.shape}, expected {shape}")
+    if ndim is not None and value.ndim != ndim:
+        raise NetworkFileError(f"{where}: {value.ndim}-D array, expected {ndim}-D")
+    if rows is not None and value.shape[0] != rows:
+        raise NetworkFileError(f"{where}: shape {value.shape}, expected {rows} rows "
+                               f"(one per source)")
+    if value.size:
+        lo, hi = int(value.min()), int(value.max())
+        if lo < fmt.min or hi > fmt.max:
+            bad = lo if lo < fmt.min else hi
+            raise NetworkFileError(f"{where}: value {bad} outside {fmt} range [{fmt.min}, {fmt.max}]")
+    return value

@@ -1,0 +1,63 @@
+"""Integer neuron datapaths: one time step of a layer, exactly as the hardware does it.
+
+With ``D = decay_bits``, ``shr`` the rounding right shift of ``formats.rounding``
+and ``fit`` the overflow mode of ``formats.overflow`` into the state format,
+one step of a layer with synaptic input ``acc`` (exact sum of weight x event)
+and its previous spikes ``s_prev`` (0/1) is:
+
+ALIF (Yin et al.; the adaptation ``a = beta*b`` is kept pre-multiplied)::
+
+    a     = fit(shr(rho * a, D) + adapt * s_prev)
+    theta = fit(b0 + a)
+    u     = fit(shr(alpha * u, D) + acc + bias - theta * s_prev)   # soft reset
+    s     = u > theta
+
+LIF is ALIF with ``rho = adapt = 0`` (so ``a`` stays 0 and ``theta = b0``).
+LI (readout) is ``u = fit(shr(alpha * u, D) + acc + bias)`` and never spikes.
+
+``(1 - alpha)`` is folded into ``w_in``, ``w_rec`` and ``bias`` by the
+quantiser, and ``(1 - rho) * beta`` into ``adapt``; the hardware folds nothing
+at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed import fit, shift_right
+from .network import Formats, Layer, NeuronKind
+
+__all__ = ["LayerState", "layer_step"]
+
+
+@dataclass
+class LayerState:
+    """State of one layer for a batch: membrane, adaptation, last spikes."""
+
+    u: np.ndarray   # (batch, size) int64
+    a: np.ndarray   # (batch, size) int64
+    s: np.ndarray   # (batch, size) bool
+
+    @classmethod
+    def zeros(cls, batch: int, size: int) -> "LayerState":
+        return cls(u=np.zeros((batch, size), np.int64), a=np.zeros((batch, size), np.int64),
+                   s=np.zeros((batch, size), bool))
+
+
+def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarray) -> LayerState:
+    """Advance one layer by one step; ``acc`` is the exact synaptic input (batch, size)."""
+    st, d, rnd, ovf = formats.state, formats.decay_bits, formats.rounding, formats.overflow
+    s_prev = state.s.astype(np.int64)
+    leak = shift_right(layer.alpha * state.u, d, rnd)
+    if layer.kind is NeuronKind.LI:
+        u = fit(leak + acc + layer.bias, st, ovf)
+        return LayerState(u=u, a=state.a, s=np.zeros_like(state.s))
+    if layer.kind is NeuronKind.ALIF:
+        a = fit(shift_right(layer.rho * state.a, d, rnd) + layer.adapt * s_prev, st, ovf)
+    else:
+        a = state.a
+    theta = fit(layer.b0 + a, st, ovf)
+    u = fit(leak + acc + layer.bias - theta * s_prev, st, ovf)
+    return LayerState(u=u, a=a, s=u > theta)

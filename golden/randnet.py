@@ -1,0 +1,52 @@
+"""Seeded random networks and inputs, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .network import Decision, Formats, NeuronKind
+from .reference import FloatLayer, FloatNetwork, quantize
+
+__all__ = ["random_float_network", "random_network", "random_events"]
+
+
+def random_float_network(seed: int, n_inputs: int = 4, hidden=(16,), n_outputs: int = 3, *,
+                         recurrent: bool = True, kind: NeuronKind = NeuronKind.ALIF,
+                         readout: NeuronKind = NeuronKind.LI,
+                         decision: Decision = Decision.PER_STEP,
+                         weight_scale: float = 0.6) -> FloatNetwork:
+    """A float network whose hidden layers fire at a moderate rate on random input."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    n_in = n_inputs
+    sizes = list(hidden) + [n_outputs]
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+        layer_kind = readout if last else kind
+        layers.append(FloatLayer(
+            kind=layer_kind,
+            w_in=rng.normal(0.0, weight_scale * 2 / np.sqrt(n_in), (n_in, size)),
+            w_rec=(rng.normal(0.0, weight_scale / np.sqrt(size), (size, size))
+                   if recurrent and not last else None),
+            bias=rng.normal(0.0, 0.02, size),
+            tau_m=rng.uniform(3.0, 25.0, size),
+            tau_adp=rng.uniform(20.0, 300.0, size),
+            b0=0.1, beta=1.8 if layer_kind is NeuronKind.ALIF else 0.0,
+            name="readout" if last else f"hidden{i}"))
+        n_in = size
+    return FloatNetwork(n_inputs=n_inputs, layers=layers, decision=decision,
+                        name=f"random-{seed}")
+
+
+def random_network(seed: int, *args, formats: Formats | None = None, **kwargs):
+    """The quantised twin of ``random_float_network``."""
+    return quantize(random_float_network(seed, *args, **kwargs), formats)
+
+
+def random_events(seed: int, samples: int, steps: int, channels: int, *, rate: float = 0.3,
+                  values=(1,)) -> np.ndarray:
+    """Events (samples, steps, channels): each channel fires with ``rate``, value drawn from ``values``."""
+    rng = np.random.default_rng(seed)
+    fire = rng.random((samples, steps, channels)) < rate
+    vals = rng.choice(np.asarray(values, np.int64), size=fire.shape)
+    return np.where(fire, vals, 0).astype(np.int64)

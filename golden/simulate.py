@@ -1,0 +1,145 @@
+"""The event-driven fixed-point simulator: the specification the RTL must equal.
+
+Per step, layer by layer: the events (input events for the first layer, this
+step's spikes of the previous layer otherwise) and the layer's own spikes of
+the previous step (recurrent) are accumulated exactly into each target's
+synaptic input, then every neuron of the layer is updated once. A zero event
+contributes nothing, so the vectorised product over the event vector computes
+exactly the event-driven sum; the operation counts are those of an
+event-driven machine: events x fan-out, plus one update per neuron per step.
+Samples are independent and start from zero state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed import check_fits
+from .network import Decision, Network
+from .neuron import LayerState, layer_step
+
+__all__ = ["Result", "simulate", "decide", "check_inputs", "InputError", "accuracy"]
+
+
+class InputError(ValueError):
+    """Input events are malformed; the message names the problem."""
+
+
+@dataclass
+class Result:
+    """What one run produced, per sample; the basis for every comparison with the RTL."""
+
+    spikes: list[np.ndarray]      # per spiking layer: (samples, steps, size) bool
+    readout: np.ndarray           # (samples, steps, outputs) int64, readout state u
+    decisions: np.ndarray         # (samples,) or (samples, steps) int64
+    synops: np.ndarray            # (samples,) synaptic operations (events x fan-out)
+    neuron_updates: np.ndarray    # (samples,)
+    layer_spikes: np.ndarray      # (samples, layers) spikes per layer
+    input_events: np.ndarray      # (samples,) non-zero input events
+
+    @property
+    def samples(self) -> int:
+        return self.readout.shape[0]
+
+    def totals(self) -> dict:
+        return {"input_events": int(self.input_events.sum()),
+                "synaptic_ops": int(self.synops.sum()),
+                "neuron_updates": int(self.neuron_updates.sum()),
+                "spikes_per_layer": [int(v) for v in self.layer_spikes.sum(axis=0)]}
+
+
+def check_inputs(network: Network, x) -> np.ndarray:
+    """Validate an event array (samples, steps, channels) against the network."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iub":
+        raise InputError(f"x: dtype {x.dtype} is not an integer type; events are small signed "
+                         f"integers (0 = no event)")
+    if x.ndim != 3:
+        raise InputError(f"x: shape {x.shape}; expected (samples, steps, channels)")
+    if x.shape[2] != network.n_inputs:
+        raise InputError(f"x: {x.shape[2]} channels, but the network has {network.n_inputs} inputs")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise InputError(f"x: shape {x.shape} holds no samples or no steps")
+    fmt = network.formats.input
+    x = x.astype(np.int64)
+    lo, hi = int(x.min()), int(x.max())
+    if lo < fmt.min or hi > fmt.max:
+        bad = lo if lo < fmt.min else hi
+        raise InputError(f"x: event value {bad} outside the network's input format {fmt} "
+                         f"[{fmt.min}, {fmt.max}]")
+    return x
+
+
+def simulate(network: Network, x) -> Result:
+    """Run the golden model on events ``x`` (samples, steps, channels)."""
+    x = check_inputs(network, x)
+    batch, steps, _ = x.shape
+    layers = network.layers
+    acc_formats = [network.accumulator(i) for i in range(len(layers))]
+    states = [LayerState.zeros(batch, layer.size) for layer in layers]
+    spikes = [np.zeros((batch, steps, l.size), bool) for l in layers if l.kind.spiking]
+    readout = np.zeros((batch, steps, network.n_outputs), np.int64)
+    synops = np.zeros(batch, np.int64)
+    layer_spikes = np.zeros((batch, len(layers)), np.int64)
+    for t in range(steps):
+        events = x[:, t, :]
+        k = 0
+        for i, layer in enumerate(layers):
+            state = states[i]
+            acc = events @ layer.w_in
+            n_events = np.count_nonzero(events, axis=1)
+            if layer.recurrent:
+                acc += state.s.astype(np.int64) @ layer.w_rec
+                n_events += np.count_nonzero(state.s, axis=1)
+            check_fits(acc, acc_formats[i], f"layer {i} synaptic input")
+            synops += n_events * layer.size
+            state = layer_step(layer, network.formats, state, acc)
+            states[i] = state
+            if layer.kind.spiking:
+                spikes[k][:, t] = state.s
+                layer_spikes[:, i] += np.count_nonzero(state.s, axis=1)
+                k += 1
+            events = state.s.astype(np.int64)
+        readout[:, t] = states[-1].u
+    n_updates = steps * sum(l.size for l in layers)
+    return Result(spikes=spikes, readout=readout,
+                  decisions=decide(network.decision, readout, spikes[-1] if layers[-1].kind.spiking else None),
+                  synops=synops, neuron_updates=np.full(batch, n_updates, np.int64),
+                  layer_spikes=layer_spikes,
+                  input_events=np.count_nonzero(x, axis=(1, 2)).astype(np.int64))
+
+
+def decide(rule: Decision, readout: np.ndarray, out_spikes: np.ndarray | None) -> np.ndarray:
+    """Apply a decision rule; ties go to the lowest neuron index, as in hardware.
+
+    ``first_spike`` gives -1 for a sample whose output layer never spiked.
+    """
+    if rule is Decision.PER_STEP:
+        return np.argmax(readout, axis=2).astype(np.int64)
+    if rule is Decision.LAST:
+        return np.argmax(readout[:, -1], axis=1).astype(np.int64)
+    if rule is Decision.SPIKE_COUNT:
+        return np.argmax(out_spikes.sum(axis=1), axis=1).astype(np.int64)
+    if rule is Decision.FIRST_SPIKE:
+        steps = out_spikes.shape[1]
+        first = np.where(out_spikes.any(axis=1), np.argmax(out_spikes, axis=1), steps)
+        winner = np.argmin(first, axis=1).astype(np.int64)
+        return np.where(first.min(axis=1) < steps, winner, -1)
+    raise ValueError(f"unknown decision rule {rule!r}")
+
+
+def accuracy(network: Network, decisions: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of correct decisions; per-step labels skip ``network.skip_steps``."""
+    y = np.asarray(y)
+    if decisions.ndim == 2:
+        if y.shape != decisions.shape:
+            raise InputError(f"y: shape {y.shape}; this network decides per step, so labels "
+                             f"must be (samples, steps) = {decisions.shape}")
+        skip = network.skip_steps
+        return float(np.mean(decisions[:, skip:] == y[:, skip:]))
+    if y.shape != decisions.shape:
+        raise InputError(f"y: shape {y.shape}; this network decides per sample, so labels "
+                         f"must be (samples,) = {decisions.shape}")
+    return float(np.mean(decisions == y))
