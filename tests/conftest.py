@@ -1,0 +1,17 @@
+"""Shared test fixtures: the QTDB folder from ../shared, never skipped in CI."""
+
+import os
+
+import pytest
+
+from spikeforge.datasets import default_qtdb_dir
+
+
+@pytest.fixture(scope="session")
+def qtdb_dir():
+    folder = default_qtdb_dir()
+    if not (folder / "QTDB_test.mat").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"QTDB data missing at {folder}; CI must run with ../shared beside the checkout")
+        pytest.skip(f"QTDB data not found at {folder} (set SPIKEFORGE_QTDB)")
+    return folder

@@ -1,0 +1,75 @@
+"""Hand-computed spike trains of one neuron, and layer bookkeeping."""
+
+import numpy as np
+import pytest
+
+from spikeforge.golden import Decision, Formats, Layer, Network, NeuronKind, Rounding, simulate
+
+
+def one_neuron(kind, rounding=Rounding.HALF_UP, rho=0, adapt=0):
+    # alpha = 8/16 = 0.5, b0 = 10, one input with folded weight 8.
+    formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, rounding=rounding)
+    layer = Layer(kind=kind, w_in=np.array([[8]]), w_rec=None, bias=np.array([0]),
+                  alpha=np.array([8]), rho=np.array([rho]), b0=np.array([10 if kind.spiking else 0]),
+                  adapt=np.array([adapt]))
+    return Network(n_inputs=1, layers=[layer], formats=formats, decision=Decision.SPIKE_COUNT
+                   if kind.spiking else Decision.PER_STEP)
+
+
+def run(net, steps=6):
+    return simulate(net, np.ones((1, steps, 1), np.int64))
+
+
+def test_lif_by_hand():
+    # u: 8; 4+8=12>10 spike; 6+8-10=4; 2+8=10 (not >10); 5+8=13 spike; 6.5->7 +8-10=5
+    r = run(one_neuron(NeuronKind.LIF))
+    assert r.readout[0, :, 0].tolist() == [8, 12, 4, 10, 13, 5]
+    assert r.spikes[0][0, :, 0].tolist() == [0, 1, 0, 0, 1, 0]
+
+
+def test_lif_floor_rounding_differs_at_the_tie():
+    r = run(one_neuron(NeuronKind.LIF, rounding=Rounding.FLOOR))
+    assert r.readout[0, :, 0].tolist() == [8, 12, 4, 10, 13, 4]
+
+
+def test_alif_by_hand():
+    # rho = 0.5, adapt = 4: a = 0,0,4,2,1,(0.5->1)+4=5 ; theta = 10,10,14,12,11,15
+    r = run(one_neuron(NeuronKind.ALIF, rho=8, adapt=4))
+    assert r.readout[0, :, 0].tolist() == [8, 12, 0, 8, 12, -1]
+    assert r.spikes[0][0, :, 0].tolist() == [0, 1, 0, 0, 1, 0]
+
+
+def test_leaky_integrator_saturates():
+    # m = 8, 12, 14, 15, 16 ... converges to 16; with bias 120 it saturates at 127
+    net = one_neuron(NeuronKind.LI)
+    assert run(net).readout[0, :, 0].tolist() == [8, 12, 14, 15, 16, 16]
+    net.layers[0].bias = np.array([120])
+    assert run(net).readout[0, :, 0].tolist() == [127] * 6
+
+
+def test_saturation_wrap_mode():
+    net = one_neuron(NeuronKind.LI)
+    net.layers[0].bias = np.array([120])
+    from spikeforge.golden import Overflow
+    net.formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, overflow=Overflow.WRAP)
+    assert run(net, 1).readout[0, 0, 0] == 128 - 256
+
+
+def test_negative_events_and_silence():
+    net = one_neuron(NeuronKind.LIF)
+    x = np.array([[[-1], [0], [1]]])
+    r = simulate(net, x)
+    assert r.readout[0, :, 0].tolist() == [-8, -4, 6]
+    assert r.input_events.tolist() == [2]
+    assert r.synops.tolist() == [2]
+
+
+def test_decision_rules_tie_to_lowest_index():
+    from spikeforge.golden.simulate import decide
+    readout = np.array([[[1, 3, 3], [5, 5, 0]]])
+    assert decide(Decision.PER_STEP, readout, None).tolist() == [[1, 0]]
+    assert decide(Decision.LAST, readout, None).tolist() == [0]
+    spikes = np.array([[[0, 1, 1], [0, 1, 1], [1, 0, 0]]], bool)
+    assert decide(Decision.SPIKE_COUNT, None, spikes).tolist() == [1]
+    assert decide(Decision.FIRST_SPIKE, None, spikes).tolist() == [1]
+    assert decide(Decision.FIRST_SPIKE, None, np.zeros((1, 3, 3), bool)).tolist() == [-1]
