@@ -1,0 +1,102 @@
+"""The command line end to end: outputs, --json, exit codes, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.golden import Network, accuracy, simulate
+from spikeforge.golden.inputs import OUTPUT_ARRAYS, load_inputs, save_inputs
+from spikeforge.golden.randnet import random_events, random_network
+
+
+@pytest.fixture
+def files(tmp_path):
+    net = random_network(7, 4, (10,), 3)
+    net.skip_steps = 2
+    net_path = tmp_path / "net.npz"
+    net.save(net_path)
+    x = random_events(1, 4, 25, 4, values=(1, -1))
+    y = np.random.default_rng(0).integers(0, 3, (4, 25))
+    in_path = tmp_path / "in.npz"
+    save_inputs(in_path, x, y)
+    return net, net_path, x, y, in_path, tmp_path
+
+
+def test_simulate_json_and_output(files, capsys):
+    net, net_path, x, y, in_path, tmp = files
+    out = tmp / "out.npz"
+    assert main(["simulate", str(net_path), "--input", str(in_path), "--json",
+                 "--output", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    golden = simulate(net, x)
+    assert report["accuracy"] == pytest.approx(accuracy(net, golden.decisions, y))
+    assert report["synaptic_ops"] == golden.synops.sum()
+    assert report["spikes_per_layer"] == golden.layer_spikes.sum(axis=0).tolist()
+    assert report["mismatches"] == 0
+    with np.load(out) as data:
+        assert set(OUTPUT_ARRAYS) <= set(data.files)
+        assert np.array_equal(data["decisions"], golden.decisions)
+        assert np.array_equal(data["readout"], golden.readout)
+
+
+def test_simulate_text(files, capsys):
+    _, net_path, _, _, in_path, _ = files
+    assert main(["simulate", str(net_path), "--input", str(in_path)]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy" in text and "first 2 steps skipped" in text and "synaptic" in text
+
+
+def test_info(files, capsys):
+    _, net_path, *_ = files
+    assert main(["info", str(net_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [l["size"] for l in report["layers"]] == [10, 3]
+
+
+@pytest.mark.parametrize("make_bad,message", [
+    (lambda t: t / "missing.npz", "no such file"),
+    (lambda t: (t / "j.npz").write_text("x") and t / "j.npz", "not a spikeforge network file"),
+])
+def test_bad_network_is_one_line_exit_2(files, capsys, make_bad, message):
+    *_, in_path, tmp = files
+    assert main(["simulate", str(make_bad(tmp)), "--input", str(in_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spikeforge: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"y": np.zeros(3, np.int64)}, "no array 'x'"),
+    ({"x": np.zeros((2, 5, 4))}, "events must be integers"),
+    ({"x": np.zeros((2, 5), np.int64)}, "expected (samples, steps, channels)"),
+    ({"x": np.zeros((2, 5, 3), np.int64)}, "3 channels, but the network has 4 inputs"),
+    ({"x": np.full((2, 5, 4), 7, np.int64)}, "event value 7 outside"),
+    ({"x": np.zeros((2, 5, 4), np.int64), "y": np.zeros(5, np.int64)}, "y has shape (5,)"),
+])
+def test_bad_inputs_are_one_line_exit_2(files, capsys, arrays, message):
+    _, net_path, *_, tmp = files
+    bad = tmp / "bad.npz"
+    np.savez(bad, **arrays)
+    assert main(["simulate", str(net_path), "--input", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_input_file_round_trip(tmp_path):
+    x = random_events(3, 2, 6, 5, values=(1, -1, 2))
+    save_inputs(tmp_path / "i.npz", x, np.array([1, 0]))
+    x2, y2 = load_inputs(tmp_path / "i.npz")
+    assert np.array_equal(x, x2) and y2.tolist() == [1, 0]
+
+
+def test_entry_point_help_version_and_usage_errors():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "spikeforge", *a],
+                                    capture_output=True, text=True)
+    assert "simulate" in run("--help").stdout
+    assert run("--version").stdout.startswith("spikeforge ")
+    assert run("simulate").returncode == 2
+    assert run("simulate", "x.npz", "--input", "y.npz", "--simulator", "spice").returncode == 2
+    assert run().returncode == 2
