@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -27,7 +28,9 @@ class CommandError(Exception):
 
 def _user_errors():
     from spikeforge.golden import FixedRangeError, InputError, NetworkFileError, QuantizeError
-    return (CommandError, NetworkFileError, InputError, QuantizeError, FixedRangeError)
+    from spikeforge.importers import ImportFileError
+    return (CommandError, NetworkFileError, InputError, QuantizeError, FixedRangeError,
+            ImportFileError)
 
 
 def load_network(spec: str):
@@ -128,6 +131,46 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def formats_from_args(args):
+    from .golden import Formats, Overflow, Rounding
+    return Formats(weight_bits=args.weight_bits, state_bits=args.state_bits,
+                   decay_bits=args.decay_bits, input_bits=args.input_bits,
+                   rounding=Rounding(args.rounding), overflow=Overflow(args.overflow))
+
+
+def add_format_options(p) -> None:
+    from .golden import Formats, Overflow, Rounding
+    d = Formats()
+    g = p.add_argument_group("fixed-point formats")
+    g.add_argument("--weight-bits", type=int, default=d.weight_bits, help="signed weight width")
+    g.add_argument("--state-bits", type=int, default=d.state_bits,
+                   help="signed membrane/threshold/readout width")
+    g.add_argument("--decay-bits", type=int, default=d.decay_bits,
+                   help="fraction bits of the decay factors alpha, rho")
+    g.add_argument("--input-bits", type=int, default=d.input_bits, help="signed input event width")
+    g.add_argument("--rounding", default=d.rounding.value, choices=[r.value for r in Rounding],
+                   help="rounding of the decay products")
+    g.add_argument("--overflow", default=d.overflow.value, choices=[o.value for o in Overflow],
+                   help="overflow mode of state updates")
+
+
+def cmd_import(args) -> int:
+    from .golden import Decision, quantize
+    from .importers import SrnnOptions, import_torch_srnn
+    options = SrnnOptions(b0=args.b0, beta=args.beta, tau_m=args.tau_m,
+                          adapt_hidden=not args.no_adapt, readout=args.readout,
+                          decision=Decision(args.decision), skip_steps=args.skip_steps,
+                          name=args.name or os.path.splitext(os.path.basename(args.model))[0])
+    fnet = import_torch_srnn(args.model, options)
+    net = quantize(fnet, formats_from_args(args))
+    net.save(args.output)
+    report = {"model": args.model, "from": args.source, "output": args.output,
+              **network_report(net)}
+    _emit(args, report, [f"imported  {args.model} ({args.source}): {net.summary()}",
+                         f"wrote     {args.output}"])
+    return 0
+
+
 def cmd_demo(args) -> int:
     report = {"status": "not built",
               "missing": ["RTL generation (spikeforge compile)", "Verilator simulation",
@@ -159,6 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "run the main job on the built-in default network")
     p = add("info", cmd_info, "describe a network: layers, formats, accumulator widths")
     p.add_argument("network", metavar="NETWORK")
+    p = add("import", cmd_import, "import a trained network from another tool and quantise it")
+    p.add_argument("model", metavar="MODEL", help="file to import")
+    p.add_argument("--from", dest="source", required=True, choices=["torch-srnn"],
+                   help="torch-srnn: state dict of the SRNN reference code (Yin et al.)")
+    p.add_argument("-o", "--output", required=True, metavar="NET.npz")
+    p.add_argument("--name", help="network name (default: the file's stem)")
+    p.add_argument("--b0", type=float, default=0.01, help="baseline threshold (default 0.01)")
+    p.add_argument("--beta", type=float, default=1.8, help="adaptation strength (default 1.8)")
+    p.add_argument("--tau-m", type=float, help="membrane tau for files that store none")
+    p.add_argument("--no-adapt", action="store_true", help="hidden layers are LIF, not ALIF")
+    p.add_argument("--readout", default="li", choices=["li", "alif"],
+                   help="li: leaky integrator; alif: spiking outputs whose membrane is read")
+    p.add_argument("--decision", default="per_step", choices=["per_step", "last", "spike_count",
+                                                             "first_spike"])
+    p.add_argument("--skip-steps", type=int, default=0, help="steps not scored per step")
+    add_format_options(p)
     p = add("simulate", cmd_simulate,
             "run input events through a simulator and report accuracy, spikes and operations")
     p.add_argument("network", metavar="NETWORK")
