@@ -1,0 +1,301 @@
+"""The accelerator top: an event-driven SNN core generated from a golden ``Network``."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from ..golden.network import Decision, Network
+from .config import (COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap, HardwareConfig,
+                     config_signature)
+from .layer import LayerCore
+from .protocol import InputKind, OutputKind, input_layout, output_layout
+
+__all__ = ["Accelerator"]
+
+
+class Accelerator(wiring.Component):
+    """Runs ``network`` on the ``events`` stream, answering on ``results`` (see ``hdl.protocol``).
+
+    Per step (at END_STEP), layer by layer: the layer's own spikes of the
+    previous step (recurrent) and this step's spikes of the layer before are
+    scanned into its synapse engine (input events of the first layer are
+    accumulated as they arrive), then every neuron is updated. Then the step's
+    outputs are streamed. ``cfg`` is the configuration port (``AddressMap``);
+    ``busy`` is high while the core works (counted by the CYCLES counter).
+    """
+
+    def __init__(self, network: Network, config: HardwareConfig = HardwareConfig()):
+        if not isinstance(network, Network):
+            raise TypeError(f"Accelerator: network must be a spikeforge Network, not {network!r}")
+        if not isinstance(config, HardwareConfig):
+            raise TypeError(f"Accelerator: config must be a HardwareConfig, not {config!r}")
+        network.validate()
+        self._network, self._config = network, config
+        self._map = AddressMap(network, config)
+        super().__init__({
+            "events": In(stream.Signature(input_layout(network))),
+            "results": Out(stream.Signature(output_layout(network))),
+            "cfg": In(config_signature(self._map.addr_bits)),
+            "busy": Out(1),
+        })
+
+    @property
+    def network(self):
+        return self._network
+
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def address_map(self):
+        return self._map
+
+    def elaborate(self, platform):
+        m = Module()
+        net, cfg, amap = self._network, self._config, self._map
+        P = cfg.lanes
+        layers = net.layers
+        last = len(layers) - 1
+        n_out = net.n_outputs
+        lane_bits = exact_log2(P)
+        offset_bits = max(r.offset_bits for r in amap.regions)
+
+        # -- layer cores --
+        cores = []
+        n_in = net.n_inputs
+        for i, layer in enumerate(layers):
+            values = ("unit" if cfg.unit_inputs else "signed") if i == 0 else "spike"
+            core = LayerCore(layer=layer, formats=net.formats, lanes=P,
+                             acc_bits=net.accumulator(i).width, values=values,
+                             value_bits=net.formats.input_bits,
+                             regions=[r for r in amap.regions if r.layer == i],
+                             offset_bits=offset_bits)
+            m.submodules[f"layer{i}"] = core
+            cores.append((core, n_in))
+            n_in = layer.size
+
+        # -- counters --
+        cycles = Signal(COUNTER_BITS)
+        synops = Signal(COUNTER_BITS)
+        updates = Signal(COUNTER_BITS)
+        input_events = Signal(COUNTER_BITS)
+        spikes = [Signal(COUNTER_BITS, name=f"spikes{i}") for i in range(len(layers))]
+        clear_counters = Signal()
+        count_update = [Signal(name=f"count_update{i}") for i in range(len(layers))]
+        count_input = Signal()
+
+        # -- sequencer --
+        out = self.results
+        j = Signal(range(max(n_out, 2)))              # readout neuron
+        best_j = Signal(range(max(n_out, 2)))         # argmax of this step's readout
+        best_u = Signal(signed(net.formats.state_bits))
+        spiking_readout = layers[last].kind.spiking
+        counts = Array(Signal(COUNTER_BITS, name=f"count{k}") for k in range(n_out))
+        best_c = Signal(COUNTER_BITS)
+        best_cj = Signal(range(max(n_out, 2)))
+        fs_found = Signal()
+        fs_winner = Signal(range(max(n_out, 2)))
+        reset_decisions = Signal()
+
+        ro_core = cores[last][0]
+        ro_lane = j[:lane_bits] if lane_bits else Const(0, 1)
+        ro_state = ro_core.state[ro_lane]
+        m.d.comb += ro_core.ro_addr.eq(j >> lane_bits)
+
+        def emit(kind, layer=0, index=0, value=0):
+            m.d.comb += [out.valid.eq(1), out.payload.kind.eq(kind), out.payload.layer.eq(layer),
+                         out.payload.index.eq(index), out.payload.value.eq(value)]
+
+        # Phases of a step, in order; each is (name, action) and the FSM walks them.
+        step_phases = []
+        for i, layer in enumerate(layers):
+            if layer.recurrent:
+                step_phases.append(("scan", i, i, cores[i][1]))      # own spikes, recurrent rows
+            if i > 0:
+                step_phases.append(("scan", i - 1, i, 0))            # previous layer, this step
+            step_phases.append(("drain", i))
+            step_phases.append(("update", i))
+        for i, layer in enumerate(layers):
+            if layer.kind.spiking and (cfg.emit_spikes or i == last):
+                step_phases.append(("emit", i))
+        step_phases.append(("readout",))
+        if net.decision is Decision.PER_STEP:
+            step_phases.append(("decide",))
+        step_phases.append(("step_done",))
+        sample_phases = []
+        if net.decision is Decision.SPIKE_COUNT:
+            sample_phases.append(("count_max",))
+        if net.decision is not Decision.PER_STEP:
+            sample_phases.append(("decide_sample",))
+        sample_phases += [("clear",), ("sample_done",)]
+
+        def name(prefix, n):
+            return f"{prefix}{n}"
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                ev = self.events.payload
+                core0 = cores[0][0]
+                with m.Switch(ev.kind):
+                    with m.Case(InputKind.EVENT):
+                        useful = (ev.value != 0) & (ev.channel < net.n_inputs)
+                        m.d.comb += [
+                            core0.events.valid.eq(self.events.valid & useful),
+                            core0.events.payload.src.eq(ev.channel),
+                            core0.events.payload.value.eq(ev.value),
+                            self.events.ready.eq(~useful | core0.events.ready),
+                            count_input.eq(self.events.valid & useful & core0.events.ready),
+                        ]
+                    with m.Case(InputKind.END_STEP):
+                        m.d.comb += self.events.ready.eq(1)
+                        with m.If(self.events.valid):
+                            m.next = name("S", 0)
+                    with m.Case(InputKind.END_SAMPLE):
+                        m.d.comb += self.events.ready.eq(1)
+                        with m.If(self.events.valid):
+                            m.next = name("E", 0)
+                    with m.Default():
+                        m.d.comb += self.events.ready.eq(1)   # unknown kinds are dropped
+
+            for prefix, phases, done in (("S", step_phases, "IDLE"), ("E", sample_phases, "IDLE")):
+                for n, phase in enumerate(phases):
+                    here, after = name(prefix, n), (name(prefix, n + 1) if n + 1 < len(phases) else done)
+                    kind = phase[0]
+                    if kind in ("scan", "emit", "update", "clear", "readout", "count_max"):
+                        with m.State(here):   # start the phase's engine, then wait in here + "W"
+                            if kind in ("scan", "emit"):
+                                m.d.comb += cores[phase[1]][0].scan.eq(1)
+                            elif kind == "update":
+                                m.d.comb += [cores[phase[1]][0].update.eq(1), count_update[phase[1]].eq(1)]
+                            elif kind == "clear":
+                                m.d.comb += [c.clear.eq(1) for c, _ in cores]
+                                m.d.comb += reset_decisions.eq(1)
+                            else:   # readout, count_max: walk the output neurons from 0
+                                m.d.sync += j.eq(0)
+                                m.d.comb += ro_core.ro_addr.eq(0)
+                            m.next = here + "W"
+                        here += "W"
+                    with m.State(here):
+                        if kind == "scan":
+                            _, src, dst, offset = phase
+                            scanner, target = cores[src][0].spikes, cores[dst][0].events
+                            m.d.comb += [
+                                target.valid.eq(scanner.valid),
+                                target.payload.src.eq(scanner.payload + offset),
+                                scanner.ready.eq(target.ready),
+                            ]
+                            if hasattr(target.payload, "value"):
+                                m.d.comb += target.payload.value.eq(1)
+                            with m.If(~cores[src][0].scan_busy):
+                                m.next = after
+                        elif kind == "emit":
+                            scanner = cores[phase[1]][0].spikes
+                            with m.If(scanner.valid):
+                                emit(OutputKind.SPIKE, phase[1], scanner.payload)
+                            m.d.comb += scanner.ready.eq(out.ready)
+                            with m.If(~cores[phase[1]][0].scan_busy):
+                                m.next = after
+                        elif kind == "drain":
+                            with m.If(~cores[phase[1]][0].syn_busy):
+                                m.next = after
+                        elif kind == "update":
+                            with m.If(~cores[phase[1]][0].upd_busy):
+                                m.next = after
+                        elif kind == "clear":
+                            with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
+                                m.next = after
+                        elif kind == "readout":
+                            emit(OutputKind.READOUT, last, j, ro_state.u)
+                            with m.If(out.ready):
+                                with m.If((j == 0) | (ro_state.u > best_u)):
+                                    m.d.sync += [best_u.eq(ro_state.u), best_j.eq(j)]
+                                if spiking_readout:
+                                    m.d.sync += counts[j].eq(counts[j] + ro_state.s)
+                                    with m.If(ro_state.s & ~fs_found):
+                                        m.d.sync += [fs_found.eq(1), fs_winner.eq(j)]
+                                m.d.comb += ro_core.ro_addr.eq((j + 1) >> lane_bits)
+                                m.d.sync += j.eq(j + 1)
+                                with m.If(j == n_out - 1):
+                                    m.next = after
+                        elif kind == "decide":
+                            emit(OutputKind.DECISION, 0, best_j, 0)
+                            with m.If(out.ready):
+                                m.next = after
+                        elif kind == "step_done":
+                            emit(OutputKind.STEP_DONE)
+                            with m.If(out.ready):
+                                m.next = after
+                        elif kind == "count_max":
+                            with m.If((j == 0) | (counts[j] > best_c)):
+                                m.d.sync += [best_c.eq(counts[j]), best_cj.eq(j)]
+                            m.d.sync += j.eq(j + 1)
+                            with m.If(j == n_out - 1):
+                                m.next = after
+                        elif kind == "decide_sample":
+                            if net.decision is Decision.LAST:
+                                emit(OutputKind.DECISION, 0, best_j, 0)
+                            elif net.decision is Decision.SPIKE_COUNT:
+                                emit(OutputKind.DECISION, 0, best_cj, 0)
+                            else:
+                                emit(OutputKind.DECISION, 0, Mux(fs_found, fs_winner, 0),
+                                     Mux(fs_found, 0, -1))
+                            with m.If(out.ready):
+                                m.next = after
+                        elif kind == "sample_done":
+                            emit(OutputKind.SAMPLE_DONE)
+                            with m.If(out.ready):
+                                m.next = after
+
+        with m.If(reset_decisions):
+            m.d.sync += [best_j.eq(0), best_u.eq(0), fs_found.eq(0), fs_winner.eq(0)]
+            m.d.sync += [c.eq(0) for c in counts]
+
+        # -- counters --
+        busy = Signal()
+        m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy)]
+        with m.If(clear_counters):
+            m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, *spikes)]
+        with m.Else():
+            m.d.sync += cycles.eq(cycles + busy)
+            m.d.sync += input_events.eq(input_events + count_input)
+            synop_terms = [Mux(c.events.valid & c.events.ready, layer.size, 0)
+                           for (c, _), layer in zip(cores, layers)]
+            m.d.sync += synops.eq(synops + sum(synop_terms))
+            update_terms = [Mux(count_update[i], layer.size, 0) for i, layer in enumerate(layers)]
+            m.d.sync += updates.eq(updates + sum(update_terms))
+            for (c, _), counter in zip(cores, spikes):
+                m.d.sync += counter.eq(counter + sum(c.new_spikes[lane] for lane in range(P)))
+
+        # -- configuration port --
+        bus = self.cfg
+        registers = {REGISTERS["ID"]: Const(ID_VALUE, DATA_BITS), REGISTERS["CONTROL"]: busy,
+                     REGISTERS["CYCLES"]: cycles, REGISTERS["SYNOPS"]: synops,
+                     REGISTERS["NEURON_UPDATES"]: updates, REGISTERS["INPUT_EVENTS"]: input_events}
+        for i, counter in enumerate(spikes):
+            registers[REGISTERS["SPIKES"] + i] = counter
+        reg_region = amap.regions[0]
+        reg_data = Signal(DATA_BITS)
+        m.d.sync += [bus.r_valid.eq(bus.r_stb), reg_data.eq(0)]
+        hit_regs = (bus.addr >> reg_region.offset_bits) == 0
+        with m.If(bus.r_stb & hit_regs):
+            with m.Switch(bus.addr[:reg_region.offset_bits]):
+                for address, value in registers.items():
+                    with m.Case(address):
+                        m.d.sync += reg_data.eq(value)
+        with m.If(bus.w_stb & hit_regs & (bus.addr[:reg_region.offset_bits] == REGISTERS["CONTROL"])):
+            m.d.comb += clear_counters.eq(bus.w_data[0])
+        rdata = reg_data
+        for core, _ in cores:
+            m.d.comb += [core.cfg_offset.eq(bus.addr), core.cfg_wdata.eq(bus.w_data)]
+            rdata = rdata | core.cfg_rdata
+        for region in amap.regions[1:]:
+            core = cores[region.layer][0]
+            hit = (bus.addr >> region.offset_bits) == (region.base >> region.offset_bits)
+            m.d.comb += [
+                getattr(core, f"cfg_we_{region.memory}").eq(bus.w_stb & hit),
+                getattr(core, f"cfg_re_{region.memory}").eq(bus.r_stb & hit),
+            ]
+        m.d.comb += bus.r_data.eq(rdata)
+        return m

@@ -1,0 +1,138 @@
+"""Hardware configuration and the configuration-port address map, derived from a Network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..golden.network import Network
+from .neuron import PARAMS
+
+__all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
+           "DATA_BITS", "COUNTER_BITS", "ID_VALUE", "REGISTERS"]
+
+#: Width of the configuration bus data and of every counter (counters wrap).
+DATA_BITS = 32
+COUNTER_BITS = 32
+#: Read at address 0: "SF" and protocol version 1.
+ID_VALUE = 0x53460001
+#: Register words at the start of the map; spikes of layer i at SPIKES + i.
+REGISTERS = {"ID": 0, "CONTROL": 1, "CYCLES": 2, "SYNOPS": 3, "NEURON_UPDATES": 4,
+             "INPUT_EVENTS": 5, "SPIKES": 6}
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """What the Network does not say: parallelism and options.
+
+    ``lanes``: weights (and neurons) handled per clock, a power of two 1..16.
+    ``emit_spikes``: stream hidden-layer spikes (the readout layer's always are).
+    ``unit_inputs``: input event values are +1/-1 only; the input layer then
+    negates instead of multiplying.
+    """
+
+    lanes: int = 1
+    emit_spikes: bool = True
+    unit_inputs: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) \
+                or self.lanes not in (1, 2, 4, 8, 16):
+            raise ValueError(f"HardwareConfig.lanes: {self.lanes!r} is not a power of two in 1..16")
+        for name in ("emit_spikes", "unit_inputs"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"HardwareConfig.{name}: {getattr(self, name)!r} is not a bool")
+
+    def to_json(self) -> dict:
+        return {"lanes": self.lanes, "emit_spikes": self.emit_spikes, "unit_inputs": self.unit_inputs}
+
+
+def config_signature(addr_bits: int) -> wiring.Signature:
+    """The host's view of the configuration port (the accelerator takes it flipped)."""
+    return wiring.Signature({
+        "addr": Out(addr_bits), "w_data": Out(DATA_BITS), "w_stb": Out(1),
+        "r_stb": Out(1), "r_data": In(DATA_BITS), "r_valid": In(1),
+    })
+
+
+@dataclass(frozen=True)
+class Region:
+    """A run of configuration words; element ``row * row_stride + col`` at ``base + ...``."""
+
+    name: str            # "registers" or "layers.<i>.<weights|bias|alpha|b0|rho|adapt>"
+    layer: int | None
+    memory: str | None
+    base: int
+    span: int            # power of two, the region's address space (base is a multiple)
+    rows: int
+    row_stride: int
+    cols: int            # meaningful columns per row (the rest is padding)
+    bits: int
+    signed: bool
+
+    @property
+    def offset_bits(self) -> int:
+        return ceil_log2(self.span)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "base": self.base, "span": self.span, "rows": self.rows,
+                "row_stride": self.row_stride, "cols": self.cols, "bits": self.bits,
+                "signed": self.signed}
+
+
+class AddressMap:
+    """Word addresses of the configuration port.
+
+    Registers first (``REGISTERS``; writing 1 to CONTROL bit 0 clears every
+    counter; reading CONTROL gives bit 0 = busy). Then per layer the weight
+    memory (rows ``0..n_in-1`` feed-forward, ``n_in..n_in+size-1`` recurrent,
+    column = target neuron) and the parameter memories (one element per
+    neuron). Memory regions are readable and writable only while the core is
+    not busy; values are sign-extended (unsigned decay factors zero-extended)
+    and writes keep the low ``bits`` bits.
+    """
+
+    def __init__(self, network: Network, config: HardwareConfig):
+        P = config.lanes
+        f = network.formats
+        n_regs = REGISTERS["SPIKES"] + len(network.layers)
+        regions = [Region("registers", None, None, 0, 1 << ceil_log2(max(n_regs, 16)),
+                          1, n_regs, n_regs, DATA_BITS, False)]
+        cursor = regions[0].span
+        n_in = network.n_inputs
+        for i, layer in enumerate(network.layers):
+            words = -(-layer.size // P)
+            rows = n_in + (layer.size if layer.recurrent else 0)
+            specs = [("weights", rows, f.weight_bits, True)]
+            specs += [(name, 1, f.decay_bits if name in ("alpha", "rho") else f.state_bits,
+                       name not in ("alpha", "rho")) for name in PARAMS[layer.kind]]
+            for name, n_rows, bits, is_signed in specs:
+                span = 1 << ceil_log2(n_rows * words * P)
+                base = -(-cursor // span) * span
+                regions.append(Region(f"layers.{i}.{name}", i, name, base, span, n_rows,
+                                      words * P, layer.size, bits, is_signed))
+                cursor = base + span
+            n_in = layer.size
+        self.regions = regions
+        self.addr_bits = max(1, ceil_log2(cursor))
+
+    def region(self, name: str) -> Region:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise KeyError(f"no region {name!r}; regions: {[r.name for r in self.regions]}")
+
+    def address(self, name: str, row: int = 0, col: int = 0) -> int:
+        """Word address of element (row, col) of region ``name`` (e.g. ``layers.0.weights``)."""
+        r = self.region(name)
+        if not (0 <= row < r.rows and 0 <= col < r.row_stride):
+            raise ValueError(f"{name}: element ({row}, {col}) outside {r.rows} x {r.row_stride}")
+        return r.base + row * r.row_stride + col
+
+    def to_json(self) -> dict:
+        return {"addr_bits": self.addr_bits, "data_bits": DATA_BITS,
+                "registers": dict(REGISTERS), "id_value": ID_VALUE,
+                "regions": [r.to_json() for r in self.regions]}

@@ -1,0 +1,178 @@
+"""One layer of the accelerator: its memories, synapse engine, neuron engine and spike scanner."""
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from ..golden.network import Formats, Layer
+from .config import DATA_BITS, Region
+from .neuron import PARAMS, NeuronEngine, param_shape, state_layout
+from .protocol import event_layout
+from .scanner import SpikeScanner, index_shape
+from .synapse import SynapseEngine
+
+__all__ = ["LayerCore", "weight_rows", "layer_memories"]
+
+
+def weight_rows(layer: Layer, lanes: int) -> np.ndarray:
+    """The weight memory contents: (rows, words * lanes), w_in rows then w_rec rows, zero-padded."""
+    words = -(-layer.size // lanes)
+    rows = layer.w_in if layer.w_rec is None else np.concatenate([layer.w_in, layer.w_rec])
+    padded = np.zeros((rows.shape[0], words * lanes), np.int64)
+    padded[:, :layer.size] = rows
+    return padded
+
+
+def layer_memories(layer: Layer, formats: Formats, lanes: int, acc_bits: int) -> dict:
+    """Every memory of a layer: name -> (element shape, depth, lanes, init as (depth, lanes) ints)."""
+    words = -(-layer.size // lanes)
+    mems = {"weights": (signed(formats.weight_bits), weight_rows(layer, lanes).reshape(-1, lanes))}
+    for name in PARAMS[layer.kind]:
+        values = np.zeros(words * lanes, np.int64)
+        values[:layer.size] = getattr(layer, name)
+        mems[name] = (param_shape(name, formats), values.reshape(words, lanes))
+    return mems
+
+
+class LayerCore(wiring.Component):
+    """Memories and engines of one layer; the accelerator sequences them.
+
+    ``events`` go to the synapse engine; ``update`` pulses one neuron-engine
+    pass; ``clear`` zeroes state and accumulators; ``scan`` streams this
+    layer's spike bits as indices on ``spikes``; ``ro_addr`` reads a state
+    word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
+    weight and parameter memories (``cfg_rdata`` one clock after ``cfg_re``).
+    """
+
+    def __init__(self, *, layer: Layer, formats: Formats, lanes: int, acc_bits: int,
+                 values: str, value_bits: int, regions: list[Region], offset_bits: int):
+        self._layer, self._formats, self._lanes, self._acc_bits = layer, formats, lanes, acc_bits
+        self._values, self._value_bits = values, value_bits
+        self._words = -(-layer.size // lanes)
+        self._rows = weight_rows(layer, lanes).shape[0]
+        self._regions = {r.memory: r for r in regions}
+        ports = {
+            "events": In(stream.Signature(event_layout(self._rows, None if values == "spike" else value_bits))),
+            "syn_busy": Out(1),
+            "update": In(1),
+            "upd_busy": Out(1),
+            "new_spikes": Out(lanes),
+            "clear": In(1),
+            "clear_busy": Out(1),
+            "scan": In(1),
+            "scan_busy": Out(1),
+            "spikes": Out(stream.Signature(index_shape(self._words, lanes))),
+            "ro_addr": In(range(self._words)),
+            "state": Out(data.ArrayLayout(state_layout(layer.kind, formats), lanes)),
+            "cfg_offset": In(offset_bits),
+            "cfg_wdata": In(DATA_BITS),
+            "cfg_rdata": Out(DATA_BITS),
+        }
+        for name in self._regions:
+            ports[f"cfg_we_{name}"] = In(1)
+            ports[f"cfg_re_{name}"] = In(1)
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        layer, f, P, words = self._layer, self._formats, self._lanes, self._words
+        lane_bits = exact_log2(P)
+
+        m.submodules.synapse = syn = SynapseEngine(
+            rows=self._rows, words=words, lanes=P, weight_bits=f.weight_bits,
+            acc_bits=self._acc_bits, values=self._values, value_bits=self._value_bits)
+        m.submodules.neuron = neu = NeuronEngine(
+            kind=layer.kind, size=layer.size, lanes=P, formats=f, acc_bits=self._acc_bits)
+        m.submodules.scanner = scan = SpikeScanner(words=words, lanes=P)
+        wiring.connect(m, wiring.flipped(self.events), syn.events)
+        wiring.connect(m, scan.spikes, wiring.flipped(self.spikes))
+        m.d.comb += [
+            self.syn_busy.eq(syn.busy), neu.start.eq(self.update), self.upd_busy.eq(neu.busy),
+            self.new_spikes.eq(neu.spikes), scan.start.eq(self.scan), self.scan_busy.eq(scan.busy),
+        ]
+
+        # Configuration access: element offset (within the region) -> word and lane.
+        cfg_lane = self.cfg_offset[:lane_bits] if lane_bits else Const(0, 1)
+        cfg_rlane = Signal.like(cfg_lane)
+        m.d.sync += cfg_rlane.eq(cfg_lane)
+        rdata = Const(0, DATA_BITS)
+
+        # Weight and parameter memories: read by the engines, written by the host.
+        read_data = {}
+        for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
+            mem = memory.Memory(shape=data.ArrayLayout(shape, P), depth=init.shape[0],
+                                init=[list(map(int, row)) for row in init])
+            m.submodules[f"mem_{name}"] = mem
+            rd = mem.read_port()
+            wr = mem.write_port(granularity=1)
+            engine_addr = syn.w_addr if name == "weights" else neu.addr
+            re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
+            cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
+            m.d.comb += [
+                rd.addr.eq(Mux(re, cfg_word, engine_addr)),
+                wr.addr.eq(cfg_word),
+                wr.en.eq(Mux(we, Const(1, P) << cfg_lane, 0)),
+            ]
+            for lane in range(P):
+                m.d.comb += wr.data[lane].eq(self.cfg_wdata)
+            if name == "weights":
+                m.d.comb += syn.w_data.eq(rd.data)
+            else:
+                m.d.comb += getattr(neu, name).eq(rd.data)
+            was_read = Signal(name=f"cfg_read_{name}")
+            m.d.sync += was_read.eq(re)
+            value = Signal(shape, name=f"cfg_value_{name}")
+            m.d.comb += value.eq(rd.data[cfg_rlane])
+            extended = Signal(DATA_BITS, name=f"cfg_ext_{name}")
+            m.d.comb += extended.eq(value)   # sign- or zero-extends by the value's shape
+            rdata = rdata | Mux(was_read, extended, 0)
+        m.d.comb += self.cfg_rdata.eq(rdata)
+
+        # Clear pass: zero state and accumulators, one word per clock.
+        clearing = Signal()
+        clear_word = Signal(range(words))
+        with m.If(self.clear):
+            m.d.sync += [clearing.eq(1), clear_word.eq(0)]
+        with m.Elif(clearing):
+            m.d.sync += clear_word.eq(clear_word + 1)
+            with m.If(clear_word == words - 1):
+                m.d.sync += clearing.eq(0)
+        m.d.comb += self.clear_busy.eq(clearing)
+
+        # Accumulators: the synapse engine's read-modify-write, consumed (zeroed) by the neuron engine.
+        acc = memory.Memory(shape=data.ArrayLayout(signed(self._acc_bits), P), depth=words,
+                            init=[])
+        m.submodules.mem_acc = acc
+        acc_wr = acc.write_port()
+        acc_rd = acc.read_port(transparent_for=(acc_wr,))
+        m.d.comb += [
+            acc_rd.addr.eq(Mux(neu.busy, neu.addr, syn.acc_raddr)),
+            syn.acc_rdata.eq(acc_rd.data),
+            neu.acc.eq(acc_rd.data),
+        ]
+        with m.If(syn.acc_we):
+            m.d.comb += [acc_wr.addr.eq(syn.acc_waddr), acc_wr.data.eq(syn.acc_wdata), acc_wr.en.eq(1)]
+        with m.Elif(neu.w_en):
+            m.d.comb += [acc_wr.addr.eq(neu.w_addr), acc_wr.en.eq(1)]
+        with m.Elif(clearing):
+            m.d.comb += [acc_wr.addr.eq(clear_word), acc_wr.en.eq(1)]
+
+        # Neuron state: updated by the neuron engine, read by the scanner and the readout.
+        st = memory.Memory(shape=data.ArrayLayout(state_layout(layer.kind, f), P), depth=words, init=[])
+        m.submodules.mem_state = st
+        st_wr = st.write_port()
+        st_rd = st.read_port()
+        m.d.comb += [
+            st_rd.addr.eq(Mux(neu.busy, neu.addr, Mux(scan.busy, scan.addr, self.ro_addr))),
+            neu.state.eq(st_rd.data),
+            self.state.eq(st_rd.data),
+        ]
+        if layer.kind.spiking:
+            m.d.comb += scan.bits.eq(Cat(st_rd.data[lane].s for lane in range(P)))
+        with m.If(neu.w_en):
+            m.d.comb += [st_wr.addr.eq(neu.w_addr), st_wr.data.eq(neu.w_state), st_wr.en.eq(1)]
+        with m.Elif(clearing):
+            m.d.comb += [st_wr.addr.eq(clear_word), st_wr.en.eq(1)]
+        return m

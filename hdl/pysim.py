@@ -1,0 +1,115 @@
+"""Run the accelerator in Amaranth's simulator: stream helpers and a whole-core runner.
+
+One producer testbench (configuration writes, then input records) and one
+consumer testbench (output records, with optional back-pressure, then the
+counters) per run, as the tests and the throughput benchmark use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from .accelerator import Accelerator
+from .config import REGISTERS, HardwareConfig
+from .protocol import OutputKind, encode_inputs
+
+__all__ = ["stream_put", "stream_get", "cfg_write", "cfg_read", "RunResult", "run_accelerator"]
+
+
+async def stream_put(ctx, stream, payload):
+    ctx.set(stream.valid, 1)
+    ctx.set(stream.payload, payload)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
+
+
+async def stream_get(ctx, stream):
+    ctx.set(stream.ready, 1)
+    payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
+    ctx.set(stream.ready, 0)
+    return payload
+
+
+async def cfg_write(ctx, bus, addr, value):
+    ctx.set(bus.addr, addr)
+    ctx.set(bus.w_data, value & 0xFFFF_FFFF)
+    ctx.set(bus.w_stb, 1)
+    await ctx.tick()
+    ctx.set(bus.w_stb, 0)
+
+
+async def cfg_read(ctx, bus, addr, *, signed=False):
+    ctx.set(bus.addr, addr)
+    ctx.set(bus.r_stb, 1)
+    await ctx.tick()
+    ctx.set(bus.r_stb, 0)
+    value, = await ctx.tick().sample(bus.r_data).until(bus.r_valid)
+    value = int(value)
+    if signed and value >> 31:
+        value -= 1 << 32
+    return value
+
+
+def _record(payload) -> dict:
+    kind = payload.kind
+    return {"kind": kind.value if isinstance(kind, OutputKind) else int(kind),
+            "layer": int(payload.layer), "index": int(payload.index), "value": int(payload.value)}
+
+
+@dataclass
+class RunResult:
+    records: list            # output records (dicts), in stream order
+    counters: dict           # register name -> value after the run (SPIKES as a list per layer)
+    reads: list = field(default_factory=list)   # values of the requested configuration reads
+
+
+def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), stall=None,
+                    seed=0, vcd=None, dut=None) -> RunResult:
+    """Stream ``x`` (samples, steps, channels) through the core and collect everything.
+
+    ``writes``: (address, value) configuration writes before the first event;
+    ``reads``: addresses read after them. ``stall``: probability that the
+    consumer holds ready low for a while before each record (back-pressure).
+    """
+    dut = dut or Accelerator(network, config)
+    records_in = encode_inputs(network, x)
+    samples = np.asarray(x).shape[0]
+    rng = np.random.default_rng(seed)
+    result = RunResult(records=[], counters={})
+
+    async def producer(ctx):
+        for addr, value in writes:
+            await cfg_write(ctx, dut.cfg, addr, value)
+        for addr in reads:
+            result.reads.append(await cfg_read(ctx, dut.cfg, addr, signed=True))
+        await cfg_write(ctx, dut.cfg, REGISTERS["CONTROL"], 1)   # clear the counters
+        for rec in records_in:
+            await stream_put(ctx, dut.events, rec)
+
+    async def consumer(ctx):
+        done = 0
+        while done < samples:
+            if stall and rng.random() < stall:
+                await ctx.tick().repeat(int(rng.integers(1, 6)))
+            rec = _record(await stream_get(ctx, dut.results))
+            result.records.append(rec)
+            done += rec["kind"] == OutputKind.SAMPLE_DONE.value
+        await ctx.tick().until(~dut.busy)
+        for name in ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS"):
+            result.counters[name] = await cfg_read(ctx, dut.cfg, REGISTERS[name])
+        result.counters["SPIKES"] = [await cfg_read(ctx, dut.cfg, REGISTERS["SPIKES"] + i)
+                                     for i in range(len(network.layers))]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    return result
