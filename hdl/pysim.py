@@ -35,7 +35,7 @@ async def stream_get(ctx, stream):
 
 async def cfg_write(ctx, bus, addr, value):
     ctx.set(bus.addr, addr)
-    ctx.set(bus.w_data, value & 0xFFFF_FFFF)
+    ctx.set(bus.w_data, int(value) & 0xFFFF_FFFF)
     ctx.set(bus.w_stb, 1)
     await ctx.tick()
     ctx.set(bus.w_stb, 0)

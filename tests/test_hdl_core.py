@@ -1,0 +1,137 @@
+"""The whole accelerator in Amaranth's simulator against the golden model, exactly."""
+
+import numpy as np
+import pytest
+
+from spikeforge.golden.fixed import Overflow, Rounding
+from spikeforge.golden.network import Decision, Formats, NeuronKind
+from spikeforge.golden.randnet import random_events, random_network
+from spikeforge.golden.simulate import simulate
+from spikeforge.hdl.config import AddressMap, HardwareConfig
+from spikeforge.hdl.protocol import compare, decode_outputs
+from spikeforge.hdl.pysim import run_accelerator
+
+
+def check(net, x, config=HardwareConfig(), **kwargs):
+    """Run the core on ``x`` and assert outputs and counters equal the golden model."""
+    golden = simulate(net, x)
+    run = run_accelerator(net, config, x, **kwargs)
+    got = decode_outputs(net, run.records, x.shape[0], x.shape[1])
+    problems = compare(net, golden, got, hidden_spikes=config.emit_spikes)
+    assert not problems, "\n".join(problems)
+    totals = golden.totals()
+    assert run.counters["SYNOPS"] == totals["synaptic_ops"]
+    assert run.counters["NEURON_UPDATES"] == totals["neuron_updates"]
+    assert run.counters["INPUT_EVENTS"] == totals["input_events"]
+    assert run.counters["SPIKES"] == totals["spikes_per_layer"]
+    return golden, run
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 4])
+def test_recurrent_alif_li_readout(lanes):
+    net = random_network(10 + lanes, 5, (9,), 3)
+    x = random_events(1, 2, 8, 5, rate=0.4)
+    check(net, x, HardwareConfig(lanes=lanes))
+
+
+@pytest.mark.parametrize("lanes, recurrent, kind, readout, decision", [
+    (2, False, NeuronKind.LIF, NeuronKind.ALIF, Decision.SPIKE_COUNT),
+    (4, True, NeuronKind.ALIF, NeuronKind.LIF, Decision.FIRST_SPIKE),
+    (1, True, NeuronKind.LIF, NeuronKind.LI, Decision.LAST),
+    (2, True, NeuronKind.ALIF, NeuronKind.ALIF, Decision.PER_STEP),
+])
+def test_multilayer(lanes, recurrent, kind, readout, decision):
+    net = random_network(20 + lanes, 4, (7, 6), 3, recurrent=recurrent, kind=kind,
+                         readout=readout, decision=decision, weight_scale=1.0)
+    x = random_events(2, 2, 10, 4, rate=0.5)
+    check(net, x, HardwareConfig(lanes=lanes))
+
+
+def test_deep_network_hidden_spikes_off():
+    net = random_network(5, 3, (5, 4, 6), 2, recurrent=True, weight_scale=1.2)
+    x = random_events(3, 1, 8, 3, rate=0.6)
+    check(net, x, HardwareConfig(lanes=2, emit_spikes=False))
+
+
+@pytest.mark.parametrize("unit", [False, True])
+def test_signed_input_values(unit):
+    formats = Formats(input_bits=3)
+    net = random_network(7, 6, (8,), 4, formats=formats)
+    values = (-1, 1) if unit else (-4, -2, -1, 1, 3)
+    x = random_events(4, 2, 6, 6, rate=0.5, values=values)
+    check(net, x, HardwareConfig(lanes=2, unit_inputs=unit))
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+@pytest.mark.parametrize("overflow", list(Overflow))
+def test_saturation_and_rounding(rounding, overflow):
+    formats = Formats(state_bits=8, decay_bits=6, rounding=rounding, overflow=overflow)
+    net = random_network(3, 6, (6,), 3, formats=formats, weight_scale=2.0)
+    x = random_events(5, 1, 8, 6, rate=0.7, values=(1, -1))
+    golden, _ = check(net, x, HardwareConfig(lanes=2))
+    assert np.abs(golden.readout).max() >= 100   # the tiny state format is exercised
+
+
+def test_all_silent_input_and_empty_steps():
+    net = random_network(8, 4, (6,), 3)
+    x = np.zeros((2, 5, 4), np.int64)
+    x[1, 3, 2] = 1                                # one event in an otherwise empty sample
+    check(net, x, HardwareConfig(lanes=2))
+
+
+def test_every_neuron_fires_max_fanout():
+    net = random_network(9, 5, (6,), 3, recurrent=True, readout=NeuronKind.LIF,
+                         decision=Decision.SPIKE_COUNT)
+    for layer in net.layers:
+        layer.bias[:] = net.formats.state.max // 4
+    x = np.ones((1, 4, 5), np.int64)              # every input fires every step
+    golden, _ = check(net, x, HardwareConfig(lanes=4))
+    assert golden.spikes[0][:, 1:].all()
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_back_to_back_events_to_one_word(lanes):
+    # Every event's fan-out is one word, so consecutive events hit the same accumulators.
+    net = random_network(11, 8, (lanes,), 1, recurrent=True, weight_scale=1.5)
+    x = random_events(6, 1, 6, 8, rate=0.9)
+    check(net, x, HardwareConfig(lanes=lanes))
+
+
+def test_reset_between_samples_and_backpressure():
+    net = random_network(12, 4, (6,), 3, decision=Decision.LAST)
+    x = random_events(7, 3, 4, 4, rate=0.5)
+    x[2] = x[0]                                   # a repeated sample must repeat its outputs
+    golden, _ = check(net, x, HardwareConfig(lanes=2), stall=0.6, seed=3)
+    assert np.array_equal(golden.readout[2], golden.readout[0])
+
+
+def test_runtime_weight_write_then_rerun():
+    net = random_network(13, 4, (6,), 3)
+    amap = AddressMap(net, HardwareConfig(lanes=2))
+    x = random_events(8, 1, 6, 4, rate=0.6)
+    changed = random_network(13, 4, (6,), 3)
+    rng = np.random.default_rng(0)
+    writes = []
+    for row, col in [(0, 0), (1, 5), (3, 2), (4, 1)]:     # rows >= 4 are recurrent weights
+        value = int(rng.integers(-128, 128))
+        target = changed.layers[0].w_in if row < 4 else changed.layers[0].w_rec
+        target[row % 4, col] = value
+        writes.append((amap.address("layers.0.weights", row, col), value))
+    changed.layers[1].bias[1] = 1000
+    writes.append((amap.address("layers.1.bias", 0, 1), 1000))
+    reads = [addr for addr, _ in writes]
+    _, run = check(changed, x, HardwareConfig(lanes=2), writes=writes, reads=reads)
+    assert run.reads == [value for _, value in writes]
+
+
+def test_corrupted_weight_is_detected():
+    net = random_network(14, 4, (6,), 3)
+    config = HardwareConfig(lanes=2)
+    x = np.ones((1, 4, 4), np.int64)
+    golden = simulate(net, x)
+    src = int(np.flatnonzero(golden.spikes[0].any(axis=(0, 1)))[0])   # a hidden neuron that fires
+    w = int(net.layers[1].w_in[src, 0])
+    corrupt = [(AddressMap(net, config).address("layers.1.weights", src, 0), w - 64 if w > 0 else w + 64)]
+    run = run_accelerator(net, config, x, writes=corrupt)
+    problems = compare(net, golden, decode_outputs(net, run.records, 1, 4))
+    assert problems and "layer 1 neuron 0: readout expected" in problems[0]
