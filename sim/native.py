@@ -1,0 +1,117 @@
+"""The fast path: a native C++ Verilator harness for whole data sets.
+
+The generated Verilog and ``harness.cpp`` are compiled once per design into a
+cache folder named by their hash, then every run streams the encoded input
+records from a file and reads the output records back (``hdl.protocol``
+encodes and decodes both; the comparison with the golden model is the same as
+on the cocotb path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..golden.network import Network
+from ..hdl.config import REGISTERS, HardwareConfig
+from ..hdl.protocol import OutputKind, encode_inputs, input_layout, output_layout, pack, unpack
+from .tools import ToolError, find_verilator
+from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog
+
+__all__ = ["NativeModel", "NativeRun", "build_native", "cache_dir"]
+
+HARNESS = Path(__file__).with_name("harness.cpp")
+
+
+def cache_dir() -> Path:
+    """``$SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``: compiled models, reused across runs."""
+    root = os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge"
+    return Path(root)
+
+
+@dataclass
+class NativeRun:
+    records: list          # output records (dicts) in stream order
+    cycles: int            # clock cycles from the first event to the last SAMPLE_DONE
+    counters: dict         # hardware counters read after the run
+    seconds: float         # wall time of the simulation itself
+
+
+class NativeModel:
+    """A compiled Verilator model of one design (network architecture + hardware config)."""
+
+    def __init__(self, network: Network, config: HardwareConfig, binary: Path):
+        self.network, self.config, self.binary = network, config, binary
+
+    def run(self, x, *, writes=(), stall_every: int = 0, max_cycles: int | None = None) -> NativeRun:
+        net = self.network
+        in_layout, out_layout = input_layout(net), output_layout(net)
+        words = np.array([pack(in_layout, r) for r in encode_inputs(net, x)], dtype="<u8")
+        samples = int(np.asarray(x).shape[0])
+        registers = ["CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS"]
+        reads = [REGISTERS[r] for r in registers] + \
+            [REGISTERS["SPIKES"] + i for i in range(len(net.layers))]
+        kind = out_layout["kind"]
+        if kind.offset != 0:
+            raise RuntimeError("the harness expects the output kind in the low bits")
+        with tempfile.TemporaryDirectory(prefix="spikeforge-run-") as tmp:
+            in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+            words.tofile(in_path)
+            cmd = [str(self.binary), str(in_path), str(out_path), "--samples", str(samples),
+                   "--kind-bits", str(kind.width), "--done-kind", str(OutputKind.SAMPLE_DONE.value),
+                   "--read", ",".join(map(str, reads))]
+            if writes:
+                cfg_path = Path(tmp) / "cfg.bin"
+                np.array([(a, v & 0xFFFF_FFFF) for a, v in writes], dtype="<u4").tofile(cfg_path)
+                cmd += ["--config", str(cfg_path)]
+            if stall_every:
+                cmd += ["--stall-every", str(stall_every)]
+            if max_cycles:
+                cmd += ["--max-cycles", str(max_cycles)]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(f"native simulation failed ({proc.returncode}): "
+                                   f"{proc.stderr.strip() or proc.stdout.strip()}")
+            summary = json.loads(proc.stdout.strip().splitlines()[-1])
+            out_words = np.fromfile(out_path, dtype="<u8")
+        records = [unpack(out_layout, int(w)) for w in out_words]
+        values = summary["reads"]
+        counters = dict(zip(registers, values))
+        counters["SPIKES"] = values[len(registers):]
+        return NativeRun(records=records, cycles=summary["cycles"], counters=counters,
+                         seconds=seconds)
+
+
+def build_native(network: Network, config: HardwareConfig, *, progress=None) -> NativeModel:
+    """Compile (or reuse) the native model of ``network`` under ``config``."""
+    tool = find_verilator()
+    verilog = emit_verilog(network, config)
+    key = hashlib.sha256((verilog + HARNESS.read_text() + tool.version).encode()).hexdigest()[:16]
+    folder = cache_dir() / f"native-{key}"
+    binary = folder / "Vharness_top"
+    if not binary.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{TOP_NAME}.v").write_text(verilog)
+        if progress:
+            progress(f"compiling the Verilator model in {folder} (about a minute) ...")
+        cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
+               "--x-initial", "fast", "--noassert", "--top-module", TOP_NAME,
+               "--prefix", "Vharness_top", "-Mdir", str(folder), "-o", "Vharness_top",
+               "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
+               *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
+               str(HARNESS), str(folder / f"{TOP_NAME}.v")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(), cwd=folder)
+        if proc.returncode != 0 or not binary.is_file():
+            raise ToolError(f"Verilator failed to build the native model in {folder}:\n"
+                            + (proc.stderr or proc.stdout)[-3000:])
+    return NativeModel(network, config, binary)
