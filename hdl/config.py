@@ -20,8 +20,9 @@ COUNTER_BITS = 32
 #: Read at address 0: "SF" and protocol version 1.
 ID_VALUE = 0x53460001
 #: Register words at the start of the map; spikes of layer i at SPIKES + i.
+#: CYCLES counts clocks with the core busy, SYNAPSE_CYCLES clocks with any synapse engine busy.
 REGISTERS = {"ID": 0, "CONTROL": 1, "CYCLES": 2, "SYNOPS": 3, "NEURON_UPDATES": 4,
-             "INPUT_EVENTS": 5, "SPIKES": 6}
+             "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "SPIKES": 7}
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), 
             result.records.append(rec)
             done += rec["kind"] == OutputKind.SAMPLE_DONE.value
         await ctx.tick().until(~dut.busy)
-        for name in ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS"):
+        for name in ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES"):
             result.counters[name] = await cfg_read(ctx, dut.cfg, REGISTERS[name])
         result.counters["SPIKES"] = [await cfg_read(ctx, dut.cfg, REGISTERS["SPIKES"] + i)
                                      for i in range(len(network.layers))]
