@@ -1,0 +1,170 @@
+"""Generate the accelerator for a network: Verilog, memory images and a manifest.
+
+``compile_network(network, config, outdir)`` writes ``accelerator.v`` (top
+module ``TOP_NAME``), ``manifest.json`` and one ``.hex`` image per memory,
+and returns the manifest dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+from amaranth.lib import data
+from amaranth.lib.wiring import Flow
+
+from ..golden.network import Decision, Network
+from ..golden.simulate import Result
+from .accelerator import Accelerator
+from .config import AddressMap, HardwareConfig
+from .layer import layer_memories
+from .neuron import state_layout
+
+__all__ = ["compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
+           "MANIFEST_VERSION"]
+
+TOP_NAME = "spikeforge_accelerator"
+MANIFEST_VERSION = 1
+
+#: Verilator -Wall warnings the generated Verilog triggers, silenced one by one
+#: (``-Wno-<name>``); everything else stays an error.
+VERILATOR_WAIVED = (
+    # Yosys' Verilog backend relies on Verilog's implicit width rules: operands are
+    # widened to the exact width of Amaranth arithmetic and results narrowed on assignment.
+    "WIDTHEXPAND",
+    "WIDTHTRUNC",
+    # ...and keeps every intermediate wire, including bits of them nothing reads.
+    "UNUSEDSIGNAL",
+    # Switches become `case` statements without `default`: the defaults are assigned before.
+    "CASEINCOMPLETE",
+    # Registers are declared with their reset value (`reg x = 1'h0;`), Amaranth's `init`.
+    "PROCASSINIT",
+    # Zero-width signals (an index into one word, a one-word memory's address) are `[-1:0]`.
+    "ASCRANGE",
+    # One file, `accelerator.v`, holds the top module and its submodules.
+    "DECLFILENAME",
+)
+
+
+def verilator_lint_args() -> list[str]:
+    """Verilator arguments for linting the generated Verilog: -Wall minus ``VERILATOR_WAIVED``."""
+    return ["--lint-only", "-Wall", *(f"-Wno-{name}" for name in VERILATOR_WAIVED),
+            "--top-module", TOP_NAME]
+
+#: The cycle bound per step (``cycle_bound``), as documented in the manifest.
+CYCLE_BOUND_FORMULA = (
+    "E_in*W[0] + sum_i[(R_i + F_i)*W[i] + (3*W[i] + 3 if recurrent[i]) + (3*W[i-1] + 3 if i > 0)"
+    " + 2*W[i] + 8] + sum_k emitted[(3*W[k] + S_k + 3)] + n_out + 4; per sample add "
+    "max_i W[i] + n_out + 8. E_in: input events of the step; R_i: spikes of layer i in the "
+    "previous step; F_i: spikes of layer i-1 in this step; S_k: spikes of layer k; W[i]: "
+    "ceil(size_i / lanes); emitted: spiking layers that are streamed; excludes output stalls"
+)
+
+
+def _words(size: int, lanes: int) -> int:
+    return -(-size // lanes)
+
+
+def cycle_bound(network: Network, config: HardwareConfig, result: Result,
+                input_events_per_step: np.ndarray) -> np.ndarray:
+    """Upper bound of the CYCLES counter per sample, from a golden ``result``.
+
+    ``input_events_per_step``: (samples, steps) non-zero input events.
+    """
+    P = config.lanes
+    layers = network.layers
+    W = [_words(l.size, P) for l in layers]
+    last = len(layers) - 1
+    samples, steps = input_events_per_step.shape
+    spiking = [i for i, l in enumerate(layers) if l.kind.spiking]
+    per_layer = {i: result.spikes[k].sum(axis=2) for k, i in enumerate(spiking)}   # (samples, steps)
+    zeros = np.zeros((samples, steps), np.int64)
+    total = input_events_per_step * W[0]
+    for i, layer in enumerate(layers):
+        if layer.recurrent:
+            prev = np.concatenate([np.zeros((samples, 1), np.int64), per_layer[i][:, :-1]], axis=1)
+            total = total + prev * W[i] + 3 * W[i] + 3
+        if i > 0:
+            total = total + per_layer.get(i - 1, zeros) * W[i] + 3 * W[i - 1] + 3
+        total = total + 2 * W[i] + 8
+        if layer.kind.spiking and (config.emit_spikes or i == last):
+            total = total + 3 * W[i] + per_layer[i] + 3
+    total = total + network.n_outputs + 4
+    return total.sum(axis=1) + max(W) + network.n_outputs + 8
+
+
+def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
+    mask = (1 << bits) - 1
+    return [sum((int(v) & mask) << (lane * bits) for lane, v in enumerate(row)) for row in init]
+
+
+def compile_network(network: Network, config: HardwareConfig = HardwareConfig(), outdir=".") -> dict:
+    """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``."""
+    if not isinstance(network, Network):
+        raise TypeError(f"compile_network: network must be a spikeforge Network, not {network!r}")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    top = Accelerator(network, config)
+    ports = [{"name": "clk", "direction": "in", "width": 1},
+             {"name": "rst", "direction": "in", "width": 1}]
+    for path, member, value in top.signature.flatten(top):
+        ports.append({"name": "__".join(map(str, path)),
+                      "direction": "in" if member.flow is Flow.In else "out",
+                      "width": len(value.as_value()) if hasattr(value, "as_value") else len(value)})
+    text = verilog.convert(top, name=TOP_NAME, emit_src=False)
+    (outdir / "accelerator.v").write_text(text)
+
+    P, f = config.lanes, network.formats
+    memories = []
+    for i, layer in enumerate(network.layers):
+        acc_bits = network.accumulator(i).width
+        words = _words(layer.size, P)
+        images = {name: (data.Layout.cast(data.ArrayLayout(shape, P)).size // P, init)
+                  for name, (shape, init) in layer_memories(layer, f, P, acc_bits).items()}
+        images["acc"] = (acc_bits, np.zeros((words, P), np.int64))
+        images["state"] = (state_layout(layer.kind, f).size, np.zeros((words, P), np.int64))
+        for name, (bits, init) in images.items():
+            filename = f"layer{i}_{name}.hex"
+            digits = -(-bits * P // 4)
+            with open(outdir / filename, "w") as fh:
+                for word in _pack_rows(init, bits):
+                    fh.write(f"{word:0{digits}x}\n")
+            memories.append({"name": f"layers.{i}.{name}", "instance": f"layer{i}.mem_{name}",
+                             "depth": int(init.shape[0]), "width": bits * P, "lanes": P,
+                             "lane_bits": bits, "image": filename,
+                             "writable": name not in ("acc", "state")})
+
+    W = [_words(l.size, P) for l in network.layers]
+    worst = cycle_bound(network, config, _all_firing(network), np.full((1, 2), network.n_inputs))
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "top": TOP_NAME,
+        "verilog": "accelerator.v",
+        "network": {"name": network.name, "summary": network.summary(),
+                    "inputs": network.n_inputs, "decision": network.decision.value,
+                    "layers": [{"kind": l.kind.value, "size": l.size, "recurrent": l.recurrent,
+                                "accumulator_bits": network.accumulator(i).width}
+                               for i, l in enumerate(network.layers)]},
+        "hardware": config.to_json(),
+        "formats": f.to_json(),
+        "clock": {"clk": "rising edge", "rst": "synchronous, active high"},
+        "ports": ports,
+        "memories": memories,
+        "address_map": AddressMap(network, config).to_json(),
+        "cycles": {"bound_per_step": CYCLE_BOUND_FORMULA, "words_per_layer": W,
+                   "worst_case_two_step_sample": int(worst[0])},
+        "verilator_waived": list(VERILATOR_WAIVED),
+    }
+    with open(outdir / "manifest.json", "w") as fh:
+        json.dump(manifest, fh, indent=1)
+    return manifest
+
+
+def _all_firing(network: Network) -> Result:
+    """A stand-in golden result in which every spiking neuron fires every step (2 steps)."""
+    spikes = [np.ones((1, 2, l.size), bool) for l in network.layers if l.kind.spiking]
+    return Result(spikes=spikes, readout=None, decisions=None, synops=None, neuron_updates=None,
+                  layer_spikes=None, input_events=None)
