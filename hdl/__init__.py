@@ -1,1 +1,20 @@
-"""spikeforge.hdl"""
+"""spikeforge.hdl: the Amaranth generator of the event-driven SNN accelerator.
+
+``Accelerator(network, HardwareConfig(...))`` is the core; ``compile_network``
+writes its Verilog, memory images and manifest; ``protocol`` holds the stream
+encoding shared by every testbench; ``pysim`` runs the core in Amaranth's
+simulator.
+"""
+
+from .accelerator import Accelerator
+from .compile import TOP_NAME, VERILATOR_WAIVED, compile_network, cycle_bound, verilator_lint_args
+from .config import REGISTERS, AddressMap, HardwareConfig
+from .protocol import (InputKind, OutputKind, compare, decode_outputs, encode_inputs, input_layout,
+                       output_layout, pack, unpack)
+
+__all__ = [
+    "Accelerator", "HardwareConfig", "AddressMap", "REGISTERS",
+    "compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
+    "InputKind", "OutputKind", "input_layout", "output_layout", "pack", "unpack",
+    "encode_inputs", "decode_outputs", "compare",
+]

@@ -7,6 +7,7 @@ from spikeforge.golden.fixed import Overflow, Rounding
 from spikeforge.golden.network import Decision, Formats, NeuronKind
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.golden.simulate import simulate
+from spikeforge.hdl.compile import cycle_bound
 from spikeforge.hdl.config import AddressMap, HardwareConfig
 from spikeforge.hdl.protocol import compare, decode_outputs
 from spikeforge.hdl.pysim import run_accelerator
@@ -24,6 +25,9 @@ def check(net, x, config=HardwareConfig(), **kwargs):
     assert run.counters["NEURON_UPDATES"] == totals["neuron_updates"]
     assert run.counters["INPUT_EVENTS"] == totals["input_events"]
     assert run.counters["SPIKES"] == totals["spikes_per_layer"]
+    if not kwargs.get("stall"):
+        bound = cycle_bound(net, config, golden, np.count_nonzero(x, axis=2)).sum()
+        assert run.counters["CYCLES"] <= bound
     return golden, run
 
 

@@ -1,0 +1,267 @@
+"""Amaranth-simulator tests of the accelerator's components, each against the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from spikeforge.golden import fixed
+from spikeforge.golden.fixed import Overflow, Rounding
+from spikeforge.golden.network import Formats, NeuronKind
+from spikeforge.golden.neuron import LayerState, layer_step
+from spikeforge.golden.randnet import random_network
+from spikeforge.hdl.arith import fit, shift_right
+from spikeforge.hdl.neuron import PARAMS, NeuronEngine, param_shape, state_layout
+from spikeforge.hdl.pysim import stream_get, stream_put
+from spikeforge.hdl.scanner import SpikeScanner
+from spikeforge.hdl.synapse import SynapseEngine
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+
+def run(dut, *testbenches):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for tb in testbenches:
+        sim.add_testbench(tb)
+    sim.run()
+
+
+# -- arith --
+
+def test_shift_right_and_fit_equal_golden():
+    x = Signal(signed(20))
+    m = Module()
+    shifted = {r: Signal(signed(20), name=f"shr_{r.value}") for r in Rounding}
+    fitted = {o: Signal(signed(8), name=f"fit_{o.value}") for o in Overflow}
+    m.d.comb += [shifted[r].eq(shift_right(x, 4, r)) for r in Rounding]
+    m.d.comb += [fitted[o].eq(fit(x, 8, o)) for o in Overflow]
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.arange(-40, 41), rng.integers(-(1 << 19), 1 << 19, 200),
+                             [-(1 << 19), (1 << 19) - 1, 127, 128, -128, -129]])
+
+    async def tb(ctx):
+        for v in values:
+            ctx.set(x, int(v))
+            for r in Rounding:
+                assert ctx.get(shifted[r]) == fixed.shift_right(np.int64(v), 4, r), (v, r)
+            for o in Overflow:
+                assert ctx.get(fitted[o]) == fixed.fit(np.int64(v), fixed.Fixed(8), o), (v, o)
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_arith_rejects_bad_parameters():
+    with pytest.raises(TypeError, match="Rounding"):
+        shift_right(Signal(8), 2, "floor")
+    with pytest.raises(ValueError, match="shift"):
+        shift_right(Signal(8), -1, Rounding.FLOOR)
+    with pytest.raises(TypeError, match="Overflow"):
+        fit(Signal(8), 4, "saturate")
+
+
+# -- synapse engine --
+
+class SynapseHarness(wiring.Component):
+    """A synapse engine with its weight memory and a transparent accumulator memory."""
+
+    def __init__(self, weights, lanes, acc_bits, values):
+        self.weights, self.lanes, self.acc_bits, self.values = weights, lanes, acc_bits, values
+        self.words = -(-weights.shape[1] // lanes)
+        self.engine = SynapseEngine(rows=weights.shape[0], words=self.words, lanes=lanes,
+                                    weight_bits=8, acc_bits=acc_bits, values=values, value_bits=3)
+        super().__init__({"events": In(self.engine.events.signature.flip()), "busy": Out(1),
+                          "peek_addr": In(range(self.words)),
+                          "peek": Out(data.ArrayLayout(signed(acc_bits), lanes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        padded = np.zeros((self.weights.shape[0], self.words * self.lanes), np.int64)
+        padded[:, :self.weights.shape[1]] = self.weights
+        init = [list(map(int, row)) for row in padded.reshape(-1, self.lanes)]
+        m.submodules.w = w = memory.Memory(shape=data.ArrayLayout(signed(8), self.lanes),
+                                           depth=len(init), init=init)
+        m.submodules.acc = acc = memory.Memory(shape=data.ArrayLayout(signed(self.acc_bits), self.lanes),
+                                               depth=self.words, init=[])
+        w_rd = w.read_port()
+        acc_wr = acc.write_port()
+        acc_rd = acc.read_port(transparent_for=(acc_wr,))
+        peek = acc.read_port()
+        wiring.connect(m, wiring.flipped(self.events), eng.events)
+        m.d.comb += [
+            w_rd.addr.eq(eng.w_addr), eng.w_data.eq(w_rd.data),
+            acc_rd.addr.eq(eng.acc_raddr), eng.acc_rdata.eq(acc_rd.data),
+            acc_wr.addr.eq(eng.acc_waddr), acc_wr.data.eq(eng.acc_wdata), acc_wr.en.eq(eng.acc_we),
+            peek.addr.eq(self.peek_addr), self.peek.eq(peek.data), self.busy.eq(eng.busy),
+        ]
+        return m
+
+
+@pytest.mark.parametrize("lanes, values", [(1, "spike"), (2, "signed"), (4, "unit"), (8, "signed")])
+def test_synapse_engine_back_to_back_full_rate(lanes, values):
+    rng = np.random.default_rng(lanes)
+    rows, size = 5, 11
+    weights = rng.integers(-128, 128, (rows, size))
+    dut = SynapseHarness(weights, lanes, 16, values)
+    # Back-to-back events, many to the same row: every word is hit by consecutive events.
+    srcs = [0, 0, 0, 3, 3, 1, 4, 4, 4, 4, 2, 0]
+    vals = {"spike": [1] * len(srcs), "unit": list(rng.choice([-1, 1], len(srcs))),
+            "signed": list(rng.integers(-4, 4, len(srcs)))}[values]
+    expected = sum(v * weights[s] for s, v in zip(srcs, vals))
+    cycles = {}
+
+    async def producer(ctx):
+        start = None
+        for s, v in zip(srcs, vals):
+            payload = {"src": s} if values == "spike" else {"src": s, "value": int(v)}
+            await stream_put(ctx, dut.events, payload)
+            start = start if start is not None else ctx.get(cycle)
+        await ctx.tick().until(~dut.busy)
+        cycles["events"] = ctx.get(cycle) - start
+        got = []
+        for word in range(dut.words):
+            ctx.set(dut.peek_addr, word)
+            await ctx.tick()
+            got.extend(int(v) for v in ctx.get(dut.peek))
+        assert got[:size] == [int(v) for v in expected]
+
+    cycle = Signal(32)
+    m = Module()
+    m.submodules.dut = dut
+    m.d.sync += cycle.eq(cycle + 1)
+    run(m, producer)
+    # One word per clock: len(srcs) * words clocks plus the pipeline depth.
+    assert cycles["events"] <= len(srcs) * dut.words + 4
+
+
+def test_synapse_engine_validates():
+    with pytest.raises(ValueError, match="values"):
+        SynapseEngine(rows=2, words=1, lanes=1, weight_bits=8, acc_bits=8, values="float")
+    with pytest.raises(ValueError, match="words"):
+        SynapseEngine(rows=2, words=0, lanes=1, weight_bits=8, acc_bits=8)
+
+
+# -- neuron engine --
+
+class NeuronHarness(wiring.Component):
+    """A neuron engine over memories initialised with a given state, accumulators and parameters."""
+
+    def __init__(self, layer, formats, lanes, acc_bits, u, a, s, acc):
+        self.layer, self.formats, self.lanes, self.acc_bits = layer, formats, lanes, acc_bits
+        self.init = {"u": u, "a": a, "s": s, "acc": acc}
+        self.engine = NeuronEngine(kind=layer.kind, size=layer.size, lanes=lanes,
+                                   formats=formats, acc_bits=acc_bits)
+        lay = data.ArrayLayout(state_layout(layer.kind, formats), lanes)
+        super().__init__({"start": In(1), "busy": Out(1), "peek_addr": In(range(self.engine.words)),
+                          "peek": Out(lay)})
+
+    def _rows(self, values):
+        padded = np.zeros(self.engine.words * self.lanes, np.int64)
+        padded[:len(values)] = values
+        return padded.reshape(-1, self.lanes)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        kind, P = self.layer.kind, self.lanes
+        lay = state_layout(kind, self.formats)
+        fields = [name for name, _ in lay]
+        state_rows = [[{name: int(self._rows(self.init[name])[w][l]) for name in fields}
+                       for l in range(P)] for w in range(eng.words)]
+        m.submodules.st = st = memory.Memory(shape=data.ArrayLayout(lay, P), depth=eng.words,
+                                             init=state_rows)
+        m.submodules.acc = acc = memory.Memory(shape=data.ArrayLayout(signed(self.acc_bits), P),
+                                               depth=eng.words,
+                                               init=[list(map(int, r)) for r in self._rows(self.init["acc"])])
+        st_rd, st_wr, peek = st.read_port(), st.write_port(), st.read_port()
+        acc_rd = acc.read_port()
+        m.d.comb += [eng.start.eq(self.start), self.busy.eq(eng.busy),
+                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr),
+                     eng.acc.eq(acc_rd.data), st_wr.addr.eq(eng.w_addr), st_wr.data.eq(eng.w_state),
+                     st_wr.en.eq(eng.w_en), peek.addr.eq(self.peek_addr), self.peek.eq(peek.data)]
+        for name in PARAMS[kind]:
+            mem = memory.Memory(shape=data.ArrayLayout(param_shape(name, self.formats), P),
+                                depth=eng.words,
+                                init=[list(map(int, r)) for r in self._rows(getattr(self.layer, name))])
+            m.submodules[name] = mem
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(eng.addr), getattr(eng, name).eq(rd.data)]
+        return m
+
+
+@pytest.mark.parametrize("kind, lanes, overflow", [
+    (NeuronKind.ALIF, 1, Overflow.SATURATE), (NeuronKind.ALIF, 4, Overflow.WRAP),
+    (NeuronKind.LIF, 2, Overflow.SATURATE), (NeuronKind.LI, 2, Overflow.WRAP),
+])
+def test_neuron_engine_equals_layer_step(kind, lanes, overflow):
+    formats = Formats(state_bits=10, decay_bits=8, rounding=Rounding.HALF_EVEN, overflow=overflow)
+    net = random_network(1, 3, (), 7, readout=kind, formats=formats)
+    layer = net.layers[0]
+    rng = np.random.default_rng(2)
+    st = formats.state
+    u = rng.integers(st.min, st.max + 1, layer.size)
+    a = rng.integers(0, st.max + 1, layer.size) if kind is NeuronKind.ALIF else np.zeros(layer.size, np.int64)
+    s = rng.random(layer.size) < 0.5 if kind.spiking else np.zeros(layer.size, bool)
+    acc = rng.integers(-600, 600, layer.size)
+    expected = layer_step(layer, formats, LayerState(u=u[None], a=a[None], s=s[None]), acc[None])
+    dut = NeuronHarness(layer, formats, lanes, 12, u, a, s, acc)
+
+    async def tb(ctx):
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        await ctx.tick().until(~dut.busy)
+        got = {"u": [], "a": [], "s": []}
+        for word in range(dut.engine.words):
+            ctx.set(dut.peek_addr, word)
+            await ctx.tick()
+            for lane_state in ctx.get(dut.peek):
+                got["u"].append(lane_state.u)
+                got["a"].append(lane_state.a if kind is NeuronKind.ALIF else 0)
+                got["s"].append(bool(lane_state.s) if kind.spiking else False)
+        n = layer.size
+        assert got["u"][:n] == list(expected.u[0])
+        assert got["a"][:n] == list(expected.a[0])
+        assert got["s"][:n] == list(expected.s[0])
+
+    run(dut, tb)
+
+
+# -- spike scanner --
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_scanner_streams_set_bits_ascending_under_backpressure(lanes):
+    rng = np.random.default_rng(lanes)
+    words = 5
+    bits = rng.random((words, lanes)) < 0.4
+    bits[1] = True
+    bits[2] = False
+    expected = list(np.flatnonzero(bits.reshape(-1)))
+    m = Module()
+    m.submodules.scan = scan = SpikeScanner(words=words, lanes=lanes)
+    m.submodules.mem = mem = memory.Memory(shape=lanes, depth=words,
+                                           init=[int(sum(int(b) << l for l, b in enumerate(row))) for row in bits])
+    rd = mem.read_port()
+    m.d.comb += [rd.addr.eq(scan.addr), scan.bits.eq(rd.data)]
+    got = []
+
+    async def producer(ctx):
+        ctx.set(scan.start, 1)
+        await ctx.tick()
+        ctx.set(scan.start, 0)
+
+    async def consumer(ctx):
+        while len(got) < len(expected):
+            if rng.random() < 0.5:
+                await ctx.tick().repeat(int(rng.integers(1, 4)))
+            got.append(int(await stream_get(ctx, scan.spikes)))
+        await ctx.tick().until(~scan.busy)
+        assert not ctx.get(scan.spikes.valid)
+
+    run(m, producer, consumer)
+    assert got == expected
