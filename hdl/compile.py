@@ -8,7 +8,6 @@ and returns the manifest dict.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from amaranth.back import verilog
 from amaranth.lib import data
 from amaranth.lib.wiring import Flow
 
-from ..golden.network import Decision, Network
+from ..golden.network import Network
 from ..golden.simulate import Result
 from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
@@ -138,7 +137,9 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
                              "writable": name not in ("acc", "state")})
 
     W = [_words(l.size, P) for l in network.layers]
-    worst = cycle_bound(network, config, _all_firing(network), np.full((1, 2), network.n_inputs))
+    # Every input and every neuron firing: the second step minus the first is the worst step.
+    worst = [int(cycle_bound(network, config, _all_firing(network, steps),
+                             np.full((1, steps), network.n_inputs))[0]) for steps in (1, 2)]
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "top": TOP_NAME,
@@ -155,7 +156,8 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         "memories": memories,
         "address_map": AddressMap(network, config).to_json(),
         "cycles": {"bound_per_step": CYCLE_BOUND_FORMULA, "words_per_layer": W,
-                   "worst_case_two_step_sample": int(worst[0])},
+                   "worst_case_per_step": worst[1] - worst[0],
+                   "per_sample_overhead": max(W) + network.n_outputs + 8},
         "verilator_waived": list(VERILATOR_WAIVED),
     }
     with open(outdir / "manifest.json", "w") as fh:
@@ -163,8 +165,8 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
     return manifest
 
 
-def _all_firing(network: Network) -> Result:
-    """A stand-in golden result in which every spiking neuron fires every step (2 steps)."""
-    spikes = [np.ones((1, 2, l.size), bool) for l in network.layers if l.kind.spiking]
+def _all_firing(network: Network, steps: int) -> Result:
+    """A stand-in golden result in which every spiking neuron fires every step."""
+    spikes = [np.ones((1, steps, l.size), bool) for l in network.layers if l.kind.spiking]
     return Result(spikes=spikes, readout=None, decisions=None, synops=None, neuron_updates=None,
                   layer_spikes=None, input_events=None)

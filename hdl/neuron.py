@@ -1,6 +1,6 @@
 """The neuron engine: update every neuron of a layer once per step, P lanes per clock."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
