@@ -1,0 +1,184 @@
+"""The SRNN trainer: surrogate gradient, float and integer twins against the golden
+model, deterministic training, the train command."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch (the 'train' extra) is not installed")
+
+from spikeforge.golden import (Decision, Formats, NeuronKind, Rounding, quantize,  # noqa: E402
+                               simulate, simulate_float)
+from spikeforge.golden.randnet import random_events  # noqa: E402
+from spikeforge.train.srnn import SRNN, LayerSpec, multi_gaussian, spike  # noqa: E402
+from spikeforge.train.trainer import RECIPES, Recipe, Trainer  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def small_model(seed=1, kind=NeuronKind.ALIF, recurrent=True, decision=Decision.PER_STEP):
+    return SRNN(4, [LayerSpec(12, kind, recurrent=recurrent, b0=0.1),
+                    LayerSpec(6, NeuronKind.ALIF, recurrent=False, b0=0.1, tau_m=(10.0, 2.0)),
+                    LayerSpec(3, NeuronKind.LI, recurrent=False, tau_m=(5.0, 1.0))],
+                seed=seed, decision=decision)
+
+
+def test_surrogate_gradient_is_the_multi_gaussian():
+    v = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
+    s = spike(v)
+    assert s.shape == v.shape
+    assert torch.equal(s, (v > 0).double())
+    s.sum().backward()
+    g = v.grad
+    assert torch.allclose(g, multi_gaussian(v.detach()))
+    assert torch.allclose(g, g.flip(0))  # symmetric around the threshold
+    n = lambda x, mu, sig: math.exp(-(x - mu) ** 2 / (2 * sig ** 2)) / (math.sqrt(2 * math.pi) * sig)
+    at0 = 0.5 * (1.15 * n(0, 0, 0.5) - 0.15 * n(0, 0.5, 3.0) - 0.15 * n(0, -0.5, 3.0))
+    assert g[30].item() == pytest.approx(at0, rel=1e-12)
+    assert g[0].item() < 0  # negative side lobes far from the threshold
+    assert int(g.argmax()) == 30
+
+
+@pytest.mark.parametrize("kind", [NeuronKind.ALIF, NeuronKind.LIF])
+def test_torch_forward_equals_simulate_float(kind):
+    model = small_model(kind=kind)
+    x = random_events(3, 4, 60, 4, rate=0.4, values=(1, -1))
+    with torch.no_grad():
+        readout, counts, _ = model(x)
+    ref = simulate_float(model.export(), x)
+    assert np.abs(readout.numpy() - ref.readout).max() < 1e-9
+    assert np.array_equal(readout.numpy().argmax(2), ref.decisions)
+    assert counts[:, 0].sum() == ref.spikes[0].sum() > 0
+
+
+def test_fake_quantisation_equals_golden_quantize():
+    model = small_model()
+    for fmt in (Formats(), Formats(weight_bits=6, decay_bits=12, state_bits=20,
+                                   rounding=Rounding.FLOOR)):
+        net = quantize(model.export(), fmt)
+        for layer, golden in zip(model.layers, net.layers):
+            p = layer.integer_params(fmt)
+            for name in ("w_in", "w_rec", "bias", "alpha", "rho", "b0", "adapt"):
+                if p[name] is None:
+                    assert getattr(golden, name) is None
+                    continue
+                got = p[name].detach().numpy()
+                assert np.array_equal(got, np.round(got)), name
+                assert np.array_equal(got.astype(np.int64), getattr(golden, name)), name
+            assert float(p["scale"]) == pytest.approx(golden.scale, rel=1e-12)
+
+
+def test_integer_twin_equals_golden_simulate_bit_for_bit():
+    model = small_model()
+    fmt = Formats()
+    net = quantize(model.export(), fmt)
+    x = random_events(5, 6, 80, 4, rate=0.4, values=(1, -1))
+    golden = simulate(net, x)
+    with torch.no_grad():
+        readout, counts, _ = model(x, quant=fmt)
+    raw = readout.numpy() / net.readout.scale
+    assert np.abs(raw - golden.readout).max() < 1e-6
+    assert np.array_equal(counts.numpy().astype(np.int64)[:, :2], golden.layer_spikes[:, :2])
+    assert golden.layer_spikes.sum() > 0
+
+
+def test_integer_twin_has_gradients():
+    model = small_model()
+    x = random_events(6, 3, 20, 4, rate=0.5)
+    readout, _, _ = model(x, quant=Formats())
+    readout.sum().backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad and "tau_adp" not in name:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert model.layers[0].w_in.grad.abs().sum() > 0
+
+
+def tiny_recipe():
+    return Recipe(name="tiny", n_inputs=4,
+                  layers=[LayerSpec(10, NeuronKind.ALIF, b0=0.05),
+                          LayerSpec(2, NeuronKind.LI, recurrent=False, tau_m=(5.0, 1.0))],
+                  decision=Decision.LAST, lr=2e-2, lr_final=2e-2, batch=16, epochs=8,
+                  qat_epochs=2, qat_lr=5e-3)
+
+
+def tiny_data():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 64)
+    rate = np.where(y[:, None, None] == 1, 0.5, 0.1)
+    x = (rng.random((64, 12, 4)) < rate).astype(np.int64)
+    x[:, :, 2:] = (rng.random((64, 12, 2)) < 0.3)
+    return x, y
+
+
+def test_tiny_training_improves_loss_deterministically(tmp_path):
+    x, y = tiny_data()
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(tiny_recipe(), seed=7, progress=False, checkpoint=tmp_path / "t.ckpt")
+        runs.append([h["loss"] for h in trainer.fit(x, y)])
+    assert runs[0] == runs[1]
+    assert runs[0][7] < 0.8 * runs[0][0]
+    assert len(runs[0]) == 10
+    # resuming from the checkpoint after the last epoch trains nothing more
+    resumed = Trainer(tiny_recipe(), seed=7, progress=False)
+    resumed.load_checkpoint(tmp_path / "t.ckpt")
+    assert resumed.epoch == 10 and len(resumed.fit(x, y)) == 10
+    net = quantize(resumed.model.export())
+    with torch.no_grad():
+        readout, _, _ = resumed.model(x, quant=Formats())
+    assert np.array_equal(readout.numpy()[:, -1].argmax(1), simulate(net, x).decisions)
+
+
+def test_chunked_bptt_carries_state():
+    x, y = tiny_data()
+    model = small_model()
+    with torch.no_grad():
+        whole, _, _ = model(x)
+        a, _, state = model(x[:, :5])
+        b, _, _ = model(x[:, 5:], state)
+    assert torch.allclose(torch.cat([a, b], 1), whole)
+
+
+def test_recipes_are_consistent():
+    for name, r in RECIPES.items():
+        assert r.layers[-1].kind is NeuronKind.LI
+    assert RECIPES["ecg"].skip_steps == 10 and RECIPES["ecg"].n_inputs == 4
+    assert [l.size for l in RECIPES["ecg"].layers] == [36, 6]
+
+
+# -- the train command --
+
+def test_train_command_digits_writes_network_and_test_set(tmp_path, capsys):
+    from spikeforge.golden import Network
+    from spikeforge.golden.inputs import load_inputs
+    from spikeforge.train.cli import main
+    out = tmp_path / "net.npz"
+    assert main(["digits", "-o", str(out), "--epochs", "1", "--qat-epochs", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    net = Network.load(out)
+    x, y = load_inputs(tmp_path / "net.test.npz")
+    assert x.shape == (449, 10, 24) and y.shape == (449,)
+    assert net.summary() == "24 -> 128 rec alif -> 10 li"
+    assert (tmp_path / "net.ckpt").is_file()
+    from spikeforge.golden import accuracy
+    assert accuracy(net, simulate(net, x).decisions, y) == pytest.approx(report["fixed_accuracy"])
+    assert report["fixed_accuracy"] > 0.3
+
+
+def test_train_command_errors(tmp_path, capsys, monkeypatch):
+    from spikeforge.train.cli import TORCH_MISSING, main
+    assert main(["digits", "-o", str(tmp_path / "nodir" / "n.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--epochs", "-1"]) == 2
+    assert "--epochs -1" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["ecg", "-o", str(tmp_path / "n.npz"), "--data", str(tmp_path)]) == 2
+    assert "QTDB file not found" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["digits", "-o", str(tmp_path / "n.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"spikeforge: error: {TORCH_MISSING}"

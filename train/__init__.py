@@ -1,0 +1,6 @@
+"""Training front-end: SRNN networks in PyTorch, quantisation-aware fine-tuning,
+task data loaders, and the ``spikeforge train`` command.
+
+``spikeforge.train.data`` needs only NumPy (and scikit-learn / h5py for the
+data sets that use them); ``srnn``, ``trainer`` import PyTorch.
+"""

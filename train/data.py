@@ -1,0 +1,233 @@
+"""Task data as integer events (x (samples, steps, channels), y), NumPy only.
+
+* ``digits``: scikit-learn's 8x8 handwritten digits, presented row by row in the
+  spirit of sequential MNIST: one step per row, each pixel a thermometer code
+  of binary spikes (``DIGITS_LEVELS`` thresholds on the 0..16 intensity), then
+  ``DIGITS_TAIL`` silent steps; per-sample label. A fixed seeded split.
+* ``ecg``: the QT database via ``spikeforge.datasets.load_qtdb``.
+* MNIST IDX files and SHD-style HDF5 spike files that users bring themselves.
+
+Every loader checks what it reads and raises ``DataError`` (an ``InputError``)
+with one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+
+from spikeforge.golden.simulate import InputError
+
+__all__ = [
+    "DataError", "TASKS", "load_task", "encode_rows", "load_digits_split",
+    "DIGITS_LEVELS", "DIGITS_TAIL", "DIGITS_SEED", "DIGITS_TEST_FRACTION",
+    "load_idx", "load_mnist_idx", "load_shd",
+]
+
+
+class DataError(InputError):
+    """Training data are missing or malformed; the message names the file and the problem."""
+
+
+#: Intensity thresholds (0..16 scale) of the thermometer code: a pixel emits one
+#: spike on each channel whose threshold it reaches.
+DIGITS_LEVELS = (4, 8, 12)
+#: Silent steps after the last row, so the readout settles before the decision.
+DIGITS_TAIL = 2
+#: Rows presented per step (8 rows / 2 = 4 steps, 2 x 8 pixels x 3 levels = 48 channels).
+DIGITS_ROWS_PER_STEP = 1
+DIGITS_SEED = 0
+DIGITS_TEST_FRACTION = 0.25
+
+
+def encode_rows(images, levels, max_value: float, tail: int = 0,
+                rows_per_step: int = 1) -> np.ndarray:
+    """Images (n, rows, cols) to events (n, rows / rows_per_step + tail, channels).
+
+    Rows are presented ``rows_per_step`` at a time, top to bottom; channel
+    ``(j * cols + c) * len(levels) + k`` of a step spikes (+1) when pixel
+    (row j of the group, column c) is at least ``levels[k]``. Thermometer
+    code: brighter pixels fire on more channels.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise DataError(f"images: shape {images.shape}; expected (samples, rows, columns)")
+    if not levels or any(not 0 < lv <= max_value for lv in levels):
+        raise DataError(f"levels {levels!r}: expected thresholds in (0, {max_value}]")
+    n, rows, cols = images.shape
+    if rows_per_step < 1 or rows % rows_per_step:
+        raise DataError(f"rows_per_step {rows_per_step!r}: must divide the {rows} rows")
+    codes = np.stack([images >= lv for lv in levels], axis=-1)  # (n, rows, cols, L)
+    steps, channels = rows // rows_per_step, rows_per_step * cols * len(levels)
+    x = np.zeros((n, steps + tail, channels), np.int64)
+    x[:, :steps] = codes.reshape(n, steps, channels)
+    return x
+
+
+def shifted(images, shifts) -> np.ndarray:
+    """Copies of ``images`` (n, rows, cols) moved by each (dy, dx), zero filled."""
+    out = []
+    for dy, dx in shifts:
+        moved = np.roll(images, (dy, dx), axis=(1, 2))
+        if dy > 0:
+            moved[:, :dy] = 0
+        elif dy < 0:
+            moved[:, dy:] = 0
+        if dx > 0:
+            moved[:, :, :dx] = 0
+        elif dx < 0:
+            moved[:, :, dx:] = 0
+        out.append(moved)
+    return np.concatenate(out)
+
+
+#: Training-set augmentation: every image also shifted by one pixel each way.
+DIGITS_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def load_digits_split(split: str, *, levels=DIGITS_LEVELS, tail: int = DIGITS_TAIL,
+                      rows_per_step: int = DIGITS_ROWS_PER_STEP, seed: int = DIGITS_SEED,
+                      test_fraction: float = DIGITS_TEST_FRACTION, augment: bool = False):
+    """scikit-learn digits, encoded; ``split`` is 'train' or 'test' (fixed seeded split).
+
+    ``augment`` adds one-pixel shifted copies (``DIGITS_SHIFTS``) of every image.
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"digits split {split!r}: expected 'train' or 'test'")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the digits task needs scikit-learn: pip install scikit-learn") from None
+    digits = load_digits()
+    images, labels = digits.images, digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_test = int(round(test_fraction * len(labels)))
+    idx = order[:n_test] if split == "test" else order[n_test:]
+    images, labels = images[idx], labels[idx]
+    if augment:
+        images = shifted(images, DIGITS_SHIFTS)
+        labels = np.tile(labels, len(DIGITS_SHIFTS))
+    return encode_rows(images, levels, 16.0, tail, rows_per_step), labels
+
+
+def load_ecg(split: str, folder=None):
+    """QTDB records (x in {-1, 0, 1}, per-step labels); see ``spikeforge.datasets``."""
+    from spikeforge.datasets import load_qtdb
+    return load_qtdb(split, folder)
+
+
+def load_task(task: str, split: str, folder=None, **kwargs):
+    """(x, y) of a built-in task."""
+    if task == "digits":
+        return load_digits_split(split, **kwargs)
+    if task == "ecg":
+        return load_ecg(split, folder)
+    raise DataError(f"task {task!r}: expected one of {', '.join(TASKS)}")
+
+
+TASKS = ("ecg", "digits")
+
+
+# -- MNIST IDX files --
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load_idx(path) -> np.ndarray:
+    """Read one IDX file (as MNIST ships them), gzip-compressed or not."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not an IDX file") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: corrupt gzip data: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    dtype, ndim = raw[2], raw[3]
+    if dtype not in _IDX_TYPES:
+        raise DataError(f"{path}: unknown IDX element type 0x{dtype:02x}")
+    if ndim < 1 or len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header ({ndim} dimensions)")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dt = np.dtype(_IDX_TYPES[dtype])
+    expected = int(np.prod(shape)) * dt.itemsize
+    body = raw[4 + 4 * ndim:]
+    if len(body) != expected:
+        raise DataError(f"{path}: IDX header says shape {shape} ({expected} bytes of data), "
+                        f"file holds {len(body)}")
+    return np.frombuffer(body, dt).reshape(shape)
+
+
+def load_mnist_idx(images_path, labels_path, *, levels=(128,), tail: int = 0):
+    """MNIST-style IDX images (n, rows, cols) uint8 and labels (n,), encoded row by row."""
+    images = load_idx(images_path)
+    labels = load_idx(labels_path)
+    if images.ndim != 3:
+        raise DataError(f"{os.fspath(images_path)}: shape {images.shape}; expected images "
+                        f"(samples, rows, columns)")
+    if labels.ndim != 1:
+        raise DataError(f"{os.fspath(labels_path)}: shape {labels.shape}; expected labels (samples,)")
+    if len(labels) != len(images):
+        raise DataError(f"{os.fspath(labels_path)}: {len(labels)} labels for {len(images)} images "
+                        f"in {os.fspath(images_path)}")
+    return encode_rows(images, levels, 255.0, tail), labels.astype(np.int64)
+
+
+# -- SHD-style HDF5 spike files --
+
+def load_shd(path, *, steps: int = 100, max_time: float = 1.4, channels: int | None = None):
+    """Spoken-digit style HDF5 (``spikes/times`` s, ``spikes/units``, ``labels``) binned
+    into ``steps`` steps of ``max_time / steps`` seconds; x is 1 where a unit spiked
+    in a bin (binary events), spikes after ``max_time`` are dropped."""
+    path = os.fspath(path)
+    if not isinstance(steps, int) or steps < 1:
+        raise DataError(f"steps {steps!r}: expected a positive integer")
+    if not max_time > 0:
+        raise DataError(f"max_time {max_time!r}: expected a positive duration in seconds")
+    try:
+        import h5py
+    except ImportError:
+        raise DataError("reading HDF5 spike files needs h5py: pip install h5py") from None
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path}: not an HDF5 file: {exc}") from None
+    with fh:
+        for key in ("spikes/times", "spikes/units", "labels"):
+            if key not in fh:
+                raise DataError(f"{path}: missing dataset {key!r}; an SHD file holds "
+                                f"spikes/times, spikes/units and labels")
+        times, units = fh["spikes/times"][()], fh["spikes/units"][()]
+        labels = np.asarray(fh["labels"][()])
+    n = len(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{path}: labels has shape {labels.shape} dtype {labels.dtype}; "
+                        f"expected integer labels (samples,)")
+    if len(times) != n or len(units) != n:
+        raise DataError(f"{path}: {len(times)} spike-time and {len(units)} unit lists "
+                        f"for {n} labels")
+    if channels is None:
+        channels = 1 + max((int(np.max(u)) for u in units if len(u)), default=0)
+    x = np.zeros((n, steps, channels), np.int64)
+    for i, (t, u) in enumerate(zip(times, units)):
+        t, u = np.asarray(t, np.float64), np.asarray(u, np.int64)
+        if t.shape != u.shape:
+            raise DataError(f"{path}: sample {i} has {t.size} spike times but {u.size} units")
+        if u.size and (u.min() < 0 or u.max() >= channels):
+            raise DataError(f"{path}: sample {i} has unit {int(u.max() if u.max() >= channels else u.min())} "
+                            f"outside 0..{channels - 1}")
+        keep = (t >= 0) & (t < max_time)
+        bins = (t[keep] / max_time * steps).astype(np.int64)
+        x[i, bins, u[keep]] = 1
+    return x, labels.astype(np.int64)

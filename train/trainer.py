@@ -1,0 +1,244 @@
+"""Training loop: float BPTT, then quantisation-aware fine-tuning, then the
+fixed-point network measured through the golden model.
+
+A ``Recipe`` names everything that decides a result (layers, learning rate and
+schedule, batch, truncated-BPTT chunk, epochs); ``RECIPES`` holds the ones the
+built-in networks were trained with. Runs are deterministic for a seed on one
+machine (one thread, fixed batch order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spikeforge.golden import Decision, Formats, NeuronKind, accuracy, quantize, simulate, simulate_float
+
+from .srnn import SRNN, LayerSpec
+
+__all__ = ["Recipe", "RECIPES", "Trainer", "evaluate_fixed", "evaluate_float", "quantize_model",
+           "float_reference_accuracy"]
+
+
+@dataclass
+class Recipe:
+    """Everything that decides a training result."""
+
+    name: str
+    n_inputs: int
+    layers: list[LayerSpec]
+    decision: Decision
+    skip_steps: int = 0
+    lr: float = 1e-2
+    lr_final: float = 5e-4        # cosine decay from lr to lr_final over the float epochs
+    batch: int = 64
+    chunk: int | None = None      # truncated BPTT: steps per gradient update (None: whole sequence)
+    epochs: int = 100
+    qat_epochs: int = 10
+    qat_lr: float = 1e-3
+    formats: Formats = field(default_factory=Formats)
+
+    def replace(self, **changes) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+
+RECIPES = {
+    "digits": Recipe(
+        name="digits", n_inputs=24,
+        layers=[LayerSpec(128, NeuronKind.ALIF, recurrent=True, tau_m=(8.0, 2.0),
+                          tau_adp=(30.0, 5.0), b0=0.1, beta=1.8, name="hidden"),
+                LayerSpec(10, NeuronKind.LI, recurrent=False, tau_m=(10.0, 2.0), name="readout")],
+        decision=Decision.LAST, lr=1e-2, lr_final=2e-4, batch=64, epochs=80, qat_epochs=20,
+        qat_lr=1e-3),
+    "ecg": Recipe(
+        name="ecg", n_inputs=4,
+        layers=[LayerSpec(36, NeuronKind.ALIF, recurrent=True, tau_m=(20.0, 5.0),
+                          tau_adp=(200.0, 25.0), b0=0.01, beta=1.8, name="hidden"),
+                LayerSpec(6, NeuronKind.LI, recurrent=False, tau_m=(5.0, 1.0), name="readout")],
+        decision=Decision.PER_STEP, skip_steps=10, lr=1e-2, lr_final=3e-4, batch=64, chunk=326,
+        epochs=250, qat_epochs=15, qat_lr=5e-4),
+}
+
+
+def _loss_and_correct(readout, y, decision: Decision, offset: int, skip: int):
+    """Cross entropy of the readout and the number of correct decisions scored."""
+    if decision is Decision.PER_STEP:
+        steps = readout.shape[1]
+        first = max(skip - offset, 0)
+        if first >= steps:
+            return None, 0, 0
+        logits = readout[:, first:].reshape(-1, readout.shape[2])
+        target = y[:, first:].reshape(-1)
+        loss = F.cross_entropy(logits, target)
+        correct = int((logits.argmax(1) == target).sum())
+        return loss, correct, target.numel()
+    logits = readout[:, -1]
+    loss = F.cross_entropy(logits, y)
+    return loss, int((logits.argmax(1) == y).sum()), y.numel()
+
+
+class Trainer:
+    """Trains one ``SRNN`` with a recipe; ``progress`` draws tqdm bars on stderr."""
+
+    def __init__(self, recipe: Recipe, *, seed: int = 0, progress: bool = True,
+                 checkpoint=None, log=None):
+        self.recipe, self.seed, self.progress = recipe, seed, progress
+        self.checkpoint, self.log = checkpoint, log or (lambda msg: None)
+        torch.manual_seed(seed)
+        self.model = SRNN(recipe.n_inputs, recipe.layers, seed=seed, decision=recipe.decision,
+                          skip_steps=recipe.skip_steps, name=recipe.name)
+        self.history: list[dict] = []
+        self.epoch = 0  # epochs done, float and QAT together
+
+    # -- one epoch --
+
+    def run_epoch(self, x, y, optimizer, *, quant: bool, desc: str) -> dict:
+        r = self.recipe
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(x))
+        xt = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+        yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        steps = xt.shape[1]
+        chunk = r.chunk or steps
+        batches = [order[i:i + r.batch] for i in range(0, len(order), r.batch)]
+        bar = _bar(len(batches), desc, self.progress)
+        total_loss, n_loss, correct, scored = 0.0, 0, 0, 0
+        self.model.train()
+        for idx in batches:
+            xb, yb = xt[idx], yt[idx]
+            state = None
+            for start in range(0, steps, chunk):
+                stop = min(start + chunk, steps)
+                readout, _, state = self.model(xb[:, start:stop], state,
+                                               quant=r.formats if quant else None)
+                ylab = yb[:, start:stop] if r.decision is Decision.PER_STEP else yb
+                if r.decision is not Decision.PER_STEP and stop < steps:
+                    loss = None  # per-sample decisions: only the last chunk is scored
+                else:
+                    loss, c, n = _loss_and_correct(readout, ylab, r.decision, start, r.skip_steps)
+                    correct += c
+                    scored += n
+                if loss is not None:
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    self.model.clamp_()
+                    total_loss += loss.item()
+                    n_loss += 1
+                state = [tuple(t.detach() for t in s) for s in state]
+            if bar is not None:
+                bar.set_postfix(loss=f"{total_loss / max(n_loss, 1):.4f}",
+                                acc=f"{100 * correct / max(scored, 1):.1f}%")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        self.epoch += 1
+        return {"epoch": self.epoch, "phase": "qat" if quant else "float",
+                "loss": total_loss / max(n_loss, 1), "train_accuracy": correct / max(scored, 1)}
+
+    def fit(self, x, y, *, epochs: int | None = None, qat_epochs: int | None = None,
+            eval_fn=None, eval_every: int = 0) -> list[dict]:
+        """Float epochs (cosine-decayed Adam), then QAT epochs; returns per-epoch records."""
+        r = self.recipe
+        epochs = r.epochs if epochs is None else epochs
+        qat_epochs = r.qat_epochs if qat_epochs is None else qat_epochs
+        phases = [("float", epochs, r.lr, r.lr_final), ("qat", qat_epochs, r.qat_lr, r.qat_lr * 0.1)]
+        done = self.epoch
+        for phase, n, lr0, lr1 in phases:
+            if n <= 0:
+                continue
+            skip = min(done, n)  # resumed runs skip the epochs already done
+            done -= skip
+            optimizer = torch.optim.Adam(self.model.parameters(), lr=lr0)
+            if getattr(self, "_optimizer_state", None) and skip < n and phase == self._optimizer_phase:
+                optimizer.load_state_dict(self._optimizer_state)
+                self._optimizer_state = None
+            for e in range(skip, n):
+                lr = lr1 + 0.5 * (lr0 - lr1) * (1 + math.cos(math.pi * e / max(n - 1, 1)))
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                start = time.perf_counter()
+                rec = self.run_epoch(x, y, optimizer, quant=phase == "qat",
+                                     desc=f"{r.name} {phase} {e + 1}/{n}")
+                rec.update(lr=lr, seconds=time.perf_counter() - start)
+                if eval_fn is not None and eval_every and (e + 1) % eval_every == 0 or \
+                        eval_fn is not None and e == n - 1:
+                    rec.update(eval_fn(self.model, phase == "qat"))
+                self.history.append(rec)
+                self.log(rec)
+                if self.checkpoint:
+                    self.save_checkpoint(self.checkpoint, optimizer, phase)
+        return self.history
+
+    # -- checkpoints --
+
+    def save_checkpoint(self, path, optimizer=None, phase="float"):
+        torch.save({"model": self.model.state_dict(), "epoch": self.epoch, "seed": self.seed,
+                    "recipe": self.recipe.name, "history": self.history, "phase": phase,
+                    "optimizer": None if optimizer is None else optimizer.state_dict()}, path)
+
+    def load_checkpoint(self, path):
+        ckpt = torch.load(path, weights_only=False)
+        if ckpt.get("recipe") != self.recipe.name:
+            raise ValueError(f"{path}: checkpoint of recipe {ckpt.get('recipe')!r}, "
+                             f"not {self.recipe.name!r}")
+        self.model.load_state_dict(ckpt["model"])
+        self.epoch, self.history = ckpt["epoch"], ckpt["history"]
+        self._optimizer_state, self._optimizer_phase = ckpt.get("optimizer"), ckpt.get("phase")
+
+
+def _bar(total, desc, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+# -- measurement --
+
+def evaluate_float(model: SRNN, x, y, *, quant: Formats | None = None, batch: int = 256) -> float:
+    """Accuracy of the torch model (float, or integer-faithful with ``quant``)."""
+    model.eval()
+    correct = scored = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            readout, _, _ = model(np.asarray(x[i:i + batch]), quant=quant)
+            yb = torch.as_tensor(np.asarray(y[i:i + batch]), dtype=torch.long)
+            _, c, n = _loss_and_correct(readout, yb, model.decision, 0, model.skip_steps)
+            correct, scored = correct + c, scored + n
+    return correct / max(scored, 1)
+
+
+def evaluate_fixed(network, x, y) -> dict:
+    """Golden-model figures of a fixed-point network on (x, y)."""
+    result = simulate(network, x)
+    samples, steps, _ = np.asarray(x).shape
+    spiking = [(i, l) for i, l in enumerate(network.layers) if l.kind.spiking]
+    dense = steps * sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in network.layers)
+    return {
+        "accuracy": accuracy(network, result.decisions, y),
+        "firing_rate": [float(result.layer_spikes[:, i].sum()) / (samples * steps * l.size)
+                        for i, l in spiking],
+        "synaptic_ops_per_sample": float(result.synops.mean()),
+        "dense_macs_per_sample": float(dense),
+        "input_events_per_sample": float(result.input_events.mean()),
+    }
+
+
+def float_reference_accuracy(float_net, x, y, network) -> float:
+    """Accuracy of the exported float network through ``golden.simulate_float``."""
+    return accuracy(network, simulate_float(float_net, x).decisions, y)
+
+
+def quantize_model(model: SRNN, formats: Formats):
+    return quantize(model.export(), formats)
