@@ -1,0 +1,36 @@
+"""The built-in trained networks reach their stated accuracy through the golden model."""
+
+import numpy as np
+import pytest
+
+from spikeforge import builtin
+from spikeforge.golden import Decision, accuracy, simulate
+
+pytest.importorskip("sklearn", reason="the digits test set comes from scikit-learn")
+
+#: Stated fixed-point test accuracies (docs/training.md), measured with the golden model.
+DIGITS_ACCURACY = 0.95
+ECG_ACCURACY = 0.85
+
+
+def test_builtin_digits_reaches_its_accuracy():
+    from spikeforge.train.data import load_digits_split
+    net = builtin.load("digits")
+    x, y = load_digits_split("test")
+    assert net.decision is Decision.LAST and net.n_inputs == x.shape[2]
+    result = simulate(net, x)
+    assert accuracy(net, result.decisions, y) >= DIGITS_ACCURACY
+    rate = result.layer_spikes[:, 0].sum() / (x.shape[0] * x.shape[1] * net.layers[0].size)
+    assert 0.01 < rate < 0.5
+
+
+def test_builtin_ecg_reaches_its_accuracy(qtdb_dir):
+    if "ecg" not in builtin.names():
+        pytest.skip("builtin:ecg not trained yet")
+    from spikeforge.datasets import load_qtdb
+    net = builtin.load("ecg")
+    assert net.summary() == "4 -> 36 rec alif -> 6 li"
+    assert net.decision is Decision.PER_STEP and net.skip_steps == 10
+    x, y = load_qtdb("test", qtdb_dir)
+    result = simulate(net, x)
+    assert accuracy(net, result.decisions, y) >= ECG_ACCURACY
