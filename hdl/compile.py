@@ -100,6 +100,11 @@ def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
     return [sum((int(v) & mask) << (lane * bits) for lane, v in enumerate(row)) for row in init]
 
 
+def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig()) -> str:
+    """The accelerator's Verilog, reproducible (no source locations)."""
+    return verilog.convert(Accelerator(network, config), name=TOP_NAME, emit_src=False)
+
+
 def compile_network(network: Network, config: HardwareConfig = HardwareConfig(), outdir=".") -> dict:
     """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``."""
     if not isinstance(network, Network):

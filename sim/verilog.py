@@ -1,24 +1,29 @@
-"""Emitting the accelerator's Verilog for the simulators (reproducible, no source locations)."""
+"""The accelerator's Verilog as each simulator needs it."""
 
 from __future__ import annotations
 
-from amaranth.back import verilog
+import re
 
-from ..golden.network import Network
-from ..hdl.accelerator import Accelerator
-from ..hdl.config import HardwareConfig
+from ..hdl.compile import TOP_NAME, VERILATOR_WAIVED, emit_verilog
 
-__all__ = ["TOP_NAME", "emit_verilog", "VERILATOR_WAIVED"]
+__all__ = ["TOP_NAME", "VERILATOR_WAIVED", "emit_verilog", "for_icarus"]
 
-TOP_NAME = "spikeforge_accelerator"
+# Yosys declares one dummy register per module, e.g.
+#   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+# and reads it at the top of every "always @*" block, so that its time-0
+# initialisation wakes every block once. Icarus applies declaration
+# initialisers before time 0 without an event, so a block whose inputs keep
+# their initial value through reset never runs and its outputs stay X (the
+# time-0 race, amaranth-lang/amaranth#594).
+_DUMP_REG = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$",
+                       re.MULTILINE)
 
-#: Verilator warnings the generated Verilog triggers, silenced by name:
-#: Yosys' Verilog backend leaves operand widths implicit (Amaranth has already
-#: fixed every width, so WIDTHEXPAND/WIDTHTRUNC are intended), and writes
-#: ``casez`` without a default where the remaining patterns cannot occur or
-#: keep the previous value (CASEINCOMPLETE).
-VERILATOR_WAIVED = ("WIDTHEXPAND", "WIDTHTRUNC", "CASEINCOMPLETE")
 
-
-def emit_verilog(network: Network, config: HardwareConfig) -> str:
-    return verilog.convert(Accelerator(network, config), name=TOP_NAME, emit_src=False)
+def for_icarus(text: str) -> str:
+    """Make the dummy register change at time 0 (X to 0 after a #0 delay),
+    which runs every combinational block once, as the design means."""
+    patched, count = _DUMP_REG.subn(r"\1reg \2;\n\1initial #0 \2 = 1'h0;", text)
+    if count == 0 and "always @*" in text:
+        raise RuntimeError("for_icarus: Yosys' time-0 trigger register was not found; the "
+                           "Verilog backend changed, update spikeforge.sim.verilog")
+    return patched

@@ -1,0 +1,139 @@
+"""cocotb runners: build each design once per simulator, run many jobs against it.
+
+A design is the Verilog of (network, hardware config); its build folder under
+``cache_dir()`` is named by the simulator and the Verilog's hash, so a second
+build of the same design is skipped. Each ``run`` writes a job file for
+``spikeforge.sim.tb_accelerator`` and reads back the records, counters and
+mismatches it found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..golden.inputs import save_inputs
+from ..golden.network import Network
+from ..hdl.config import HardwareConfig
+from .components import decode_words
+from .native import cache_dir
+from .tools import find_simulator
+from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog, for_icarus
+
+__all__ = ["CocotbModel", "RtlRun", "build_cocotb"]
+
+TB_MODULE = "spikeforge.sim.tb_accelerator"
+
+
+@dataclass
+class RtlRun:
+    records: list        # output records (dicts), in stream order
+    counters: dict       # hardware counters after the run
+    mismatches: list     # every difference from the golden model ("sample 0 step 3 layer ...")
+    seconds: float
+    log: str             # the simulator's output
+    test_dir: Path | None = None   # kept when waves were recorded
+
+    @property
+    def cycles(self) -> int:
+        return self.counters.get("CYCLES", 0)
+
+
+@contextlib.contextmanager
+def _tool_environment(tool):
+    saved = dict(os.environ)
+    os.environ.update(tool.environ())
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class CocotbModel:
+    """A built design in one simulator."""
+
+    def __init__(self, simulator: str, network: Network, config: HardwareConfig, build_dir: Path,
+                 waves: bool):
+        self.simulator, self.network, self.config = simulator, network, config
+        self.build_dir, self.waves = build_dir, waves
+
+    def run(self, x, *, network: Network | None = None, writes=(), stall: float = 0.0,
+            gaps: float = 0.0, seed: int = 0, keep: Path | None = None) -> RtlRun:
+        """Stream ``x`` through the RTL and compare with the golden model of ``network``
+        (default: the built one; pass another after loading its weights with ``writes``)."""
+        from cocotb_tools.runner import get_runner
+        network = network or self.network
+        tool = find_simulator(self.simulator)
+        tmp = tempfile.TemporaryDirectory(prefix="spikeforge-cocotb-")
+        test_dir = Path(keep) if keep else Path(tmp.name)
+        test_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            network.save(test_dir / "network.npz")
+            save_inputs(test_dir / "inputs.npz", x)
+            job = {"network": str(test_dir / "network.npz"), "inputs": str(test_dir / "inputs.npz"),
+                   "results": str(test_dir / "results.json"), "writes": [list(w) for w in writes],
+                   "stall": stall, "gaps": gaps, "seed": seed,
+                   "emit_spikes": self.config.emit_spikes}
+            (test_dir / "job.json").write_text(json.dumps(job))
+            runner = get_runner(self.simulator)
+            log = io.StringIO()
+            start = time.perf_counter()
+            with _tool_environment(tool), contextlib.redirect_stdout(log):
+                try:
+                    runner.test(test_module=TB_MODULE, hdl_toplevel=TOP_NAME,
+                                hdl_toplevel_lang="verilog",
+                                build_dir=self.build_dir, test_dir=test_dir,
+                                results_xml=str(test_dir / "results.xml"),
+                                extra_env={"SPIKEFORGE_JOB": str(test_dir / "job.json")},
+                                waves=self.waves, seed=seed, log_file=test_dir / "sim.log")
+                except SystemExit:
+                    pass  # a failing cocotb test; the results file says why
+            seconds = time.perf_counter() - start
+            results_path = test_dir / "results.json"
+            sim_log = (test_dir / "sim.log").read_text() if (test_dir / "sim.log").exists() else ""
+            if not results_path.exists():
+                raise RuntimeError(f"{self.simulator} simulation ended without results; "
+                                   f"log tail:\n{sim_log[-3000:]}")
+            results = json.loads(results_path.read_text())
+        finally:
+            if not keep:
+                tmp.cleanup()
+        return RtlRun(records=decode_words(network, [int(w) for w in results["words"]]),
+                      counters=results["counters"], mismatches=results["mismatches"],
+                      seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
+
+
+def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
+                 progress=None) -> CocotbModel:
+    """Build (or reuse) ``network`` under ``config`` for ``simulator`` ('verilator' or 'icarus')."""
+    from cocotb_tools.runner import get_runner
+    tool = find_simulator(simulator)
+    verilog = emit_verilog(network, config)
+    if simulator == "icarus":
+        verilog = for_icarus(verilog)
+    key = hashlib.sha256(f"{verilog}{tool.version}{waves}".encode()).hexdigest()[:16]
+    build_dir = cache_dir() / f"cocotb-{simulator}-{key}"
+    marker = build_dir / "built.ok"
+    if not marker.exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        source = build_dir / f"{TOP_NAME}.v"
+        source.write_text(verilog)
+        if progress:
+            progress(f"building the {simulator} model in {build_dir} ...")
+        build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
+        runner = get_runner(simulator)
+        log = io.StringIO()
+        with _tool_environment(tool), contextlib.redirect_stdout(log):
+            runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                         build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                         log_file=build_dir / "build.log")
+        marker.write_text("ok\n")
+    return CocotbModel(simulator, network, config, build_dir, waves)
