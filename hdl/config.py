@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -118,6 +119,8 @@ class AddressMap:
                 cursor = base + span
             n_in = layer.size
         self.regions = regions
+        self.formats = network.formats
+        self.acc_bits = [network.accumulator(i).width for i in range(len(network.layers))]
         self.addr_bits = max(1, ceil_log2(cursor))
 
     def region(self, name: str) -> Region:
@@ -132,6 +135,31 @@ class AddressMap:
         if not (0 <= row < r.rows and 0 <= col < r.row_stride):
             raise ValueError(f"{name}: element ({row}, {col}) outside {r.rows} x {r.row_stride}")
         return r.base + row * r.row_stride + col
+
+    def network_writes(self, network: Network) -> list[tuple[int, int]]:
+        """(address, value) writes that load every weight and neuron parameter of
+        ``network`` (same architecture) into a running core: one bitstream, new weights."""
+        if network.formats != self.formats:
+            raise ValueError(f"formats {network.formats} differ from this core's {self.formats}")
+        writes = []
+        for i, layer in enumerate(network.layers):
+            need = network.accumulator(i).width
+            if i >= len(self.acc_bits) or need > self.acc_bits[i]:
+                have = self.acc_bits[i] if i < len(self.acc_bits) else None
+                raise ValueError(f"layers[{i}]: the new weights need a {need}-bit synaptic "
+                                 f"accumulator, this core has {have}")
+            rows = layer.w_in if layer.w_rec is None else np.concatenate([layer.w_in, layer.w_rec])
+            base = self.region(f"layers.{i}.weights")
+            if rows.shape != (base.rows, base.cols):
+                raise ValueError(f"layers[{i}]: weights {rows.shape} do not fit this core's "
+                                 f"{base.rows} x {base.cols} weight memory")
+            for row, col in np.ndindex(*rows.shape):
+                writes.append((self.address(base.name, row, col), int(rows[row, col])))
+            for name in PARAMS[layer.kind]:
+                values = getattr(layer, name)
+                for col, value in enumerate(values):
+                    writes.append((self.address(f"layers.{i}.{name}", 0, col), int(value)))
+        return writes
 
     def to_json(self) -> dict:
         return {"addr_bits": self.addr_bits, "data_bits": DATA_BITS,

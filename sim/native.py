@@ -9,6 +9,8 @@ on the cocotb path).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +28,7 @@ from ..hdl.protocol import OutputKind, encode_inputs, input_layout, output_layou
 from .tools import ToolError, find_verilator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog
 
-__all__ = ["NativeModel", "NativeRun", "build_native", "cache_dir"]
+__all__ = ["NativeModel", "NativeRun", "build_native", "build_lock", "cache_dir"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
 
@@ -35,6 +37,18 @@ def cache_dir() -> Path:
     """``$SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``: compiled models, reused across runs."""
     root = os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge"
     return Path(root)
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path):
+    """Serialise builds of one design across processes (pytest-xdist workers)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -99,19 +113,24 @@ def build_native(network: Network, config: HardwareConfig, *, progress=None) -> 
     key = hashlib.sha256((verilog + HARNESS.read_text() + tool.version).encode()).hexdigest()[:16]
     folder = cache_dir() / f"native-{key}"
     binary = folder / "Vharness_top"
-    if not binary.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{TOP_NAME}.v").write_text(verilog)
-        if progress:
-            progress(f"compiling the Verilator model in {folder} (about a minute) ...")
-        cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
-               "--x-initial", "fast", "--noassert", "--top-module", TOP_NAME,
-               "--prefix", "Vharness_top", "-Mdir", str(folder), "-o", "Vharness_top",
-               "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
-               *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
-               str(HARNESS), str(folder / f"{TOP_NAME}.v")]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(), cwd=folder)
-        if proc.returncode != 0 or not binary.is_file():
-            raise ToolError(f"Verilator failed to build the native model in {folder}:\n"
-                            + (proc.stderr or proc.stdout)[-3000:])
+    with build_lock(folder):
+        if not binary.is_file():
+            _compile_native(tool, verilog, folder, binary, progress)
     return NativeModel(network, config, binary)
+
+
+def _compile_native(tool, verilog: str, folder: Path, binary: Path, progress) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{TOP_NAME}.v").write_text(verilog)
+    if progress:
+        progress(f"compiling the Verilator model in {folder} (about a minute) ...")
+    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
+           "--x-initial", "fast", "--noassert", "--top-module", TOP_NAME,
+           "--prefix", "Vharness_top", "-Mdir", str(folder), "-o", "Vharness_top",
+           "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
+           *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
+           str(HARNESS), str(folder / f"{TOP_NAME}.v")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(), cwd=folder)
+    if proc.returncode != 0 or not binary.is_file():
+        raise ToolError(f"Verilator failed to build the native model in {folder}:\n"
+                        + (proc.stderr or proc.stdout)[-3000:])

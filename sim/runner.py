@@ -23,7 +23,7 @@ from ..golden.inputs import save_inputs
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig
 from .components import decode_words
-from .native import cache_dir
+from .native import build_lock, cache_dir
 from .tools import find_simulator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog, for_icarus
 
@@ -114,7 +114,6 @@ class CocotbModel:
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
                  progress=None) -> CocotbModel:
     """Build (or reuse) ``network`` under ``config`` for ``simulator`` ('verilator' or 'icarus')."""
-    from cocotb_tools.runner import get_runner
     tool = find_simulator(simulator)
     verilog = emit_verilog(network, config)
     if simulator == "icarus":
@@ -122,18 +121,23 @@ def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, wa
     key = hashlib.sha256(f"{verilog}{tool.version}{waves}".encode()).hexdigest()[:16]
     build_dir = cache_dir() / f"cocotb-{simulator}-{key}"
     marker = build_dir / "built.ok"
-    if not marker.exists():
-        build_dir.mkdir(parents=True, exist_ok=True)
-        source = build_dir / f"{TOP_NAME}.v"
-        source.write_text(verilog)
-        if progress:
-            progress(f"building the {simulator} model in {build_dir} ...")
-        build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
-        runner = get_runner(simulator)
-        log = io.StringIO()
-        with _tool_environment(tool), contextlib.redirect_stdout(log):
-            runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                         build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
-                         log_file=build_dir / "build.log")
-        marker.write_text("ok\n")
+    with build_lock(build_dir):
+        if not marker.exists():
+            if progress:
+                progress(f"building the {simulator} model in {build_dir} ...")
+            _build(simulator, tool, verilog, build_dir, waves)
+            marker.write_text("ok\n")
     return CocotbModel(simulator, network, config, build_dir, waves)
+
+
+def _build(simulator: str, tool, verilog: str, build_dir: Path, waves: bool) -> None:
+    from cocotb_tools.runner import get_runner
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{TOP_NAME}.v"
+    source.write_text(verilog)
+    build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
+    runner = get_runner(simulator)
+    with _tool_environment(tool), contextlib.redirect_stdout(io.StringIO()):
+        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                     log_file=build_dir / "build.log")
