@@ -20,7 +20,8 @@ from .fixed import check_fits
 from .network import Decision, Network
 from .neuron import LayerState, layer_step
 
-__all__ = ["Result", "simulate", "decide", "check_inputs", "InputError", "accuracy"]
+__all__ = ["Result", "simulate", "decide", "check_inputs", "InputError", "accuracy",
+           "operation_counts"]
 
 
 class InputError(ValueError):
@@ -81,34 +82,53 @@ def simulate(network: Network, x) -> Result:
     states = [LayerState.zeros(batch, layer.size) for layer in layers]
     spikes = [np.zeros((batch, steps, l.size), bool) for l in layers if l.kind.spiking]
     readout = np.zeros((batch, steps, network.n_outputs), np.int64)
-    synops = np.zeros(batch, np.int64)
-    layer_spikes = np.zeros((batch, len(layers)), np.int64)
     for t in range(steps):
         events = x[:, t, :]
         k = 0
         for i, layer in enumerate(layers):
             state = states[i]
             acc = events @ layer.w_in
-            n_events = np.count_nonzero(events, axis=1)
             if layer.recurrent:
                 acc += state.s.astype(np.int64) @ layer.w_rec
-                n_events += np.count_nonzero(state.s, axis=1)
             check_fits(acc, acc_formats[i], f"layer {i} synaptic input")
-            synops += n_events * layer.size
             state = layer_step(layer, network.formats, state, acc)
             states[i] = state
             if layer.kind.spiking:
                 spikes[k][:, t] = state.s
-                layer_spikes[:, i] += np.count_nonzero(state.s, axis=1)
                 k += 1
             events = state.s.astype(np.int64)
         readout[:, t] = states[-1].u
-    n_updates = steps * sum(l.size for l in layers)
+    out_spikes = spikes[-1] if layers[-1].kind.spiking else None
     return Result(spikes=spikes, readout=readout,
-                  decisions=decide(network.decision, readout, spikes[-1] if layers[-1].kind.spiking else None),
-                  synops=synops, neuron_updates=np.full(batch, n_updates, np.int64),
-                  layer_spikes=layer_spikes,
-                  input_events=np.count_nonzero(x, axis=(1, 2)).astype(np.int64))
+                  decisions=decide(network.decision, readout, out_spikes),
+                  **operation_counts(network, x, spikes))
+
+
+def operation_counts(network: Network, x: np.ndarray, spikes: list[np.ndarray]) -> dict:
+    """Per-sample counts of an event-driven machine, from the events and spike trains.
+
+    synaptic ops: every non-zero input event and every spike, times the size of
+    the layer it feeds (the next layer in the same step; its own layer in the
+    next step when recurrent); neuron updates: one per neuron per step.
+    """
+    batch, steps, _ = x.shape
+    input_events = np.count_nonzero(x, axis=(1, 2)).astype(np.int64)
+    layers = network.layers
+    synops = input_events * layers[0].size
+    layer_spikes = np.zeros((batch, len(layers)), np.int64)
+    trains = iter(spikes)
+    for i, layer in enumerate(layers):
+        if not layer.kind.spiking:
+            continue
+        train = next(trains)
+        layer_spikes[:, i] = train.sum(axis=(1, 2))
+        if i + 1 < len(layers):
+            synops = synops + layer_spikes[:, i] * layers[i + 1].size
+        if layer.recurrent:  # spikes of the last step feed no further step
+            synops = synops + train[:, :-1].sum(axis=(1, 2)) * layer.size
+    return {"synops": synops, "neuron_updates": np.full(batch, steps * sum(l.size for l in layers),
+                                                        np.int64),
+            "layer_spikes": layer_spikes, "input_events": input_events}
 
 
 def decide(rule: Decision, readout: np.ndarray, out_spikes: np.ndarray | None) -> np.ndarray:

@@ -14,11 +14,11 @@ import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from ..golden.network import Network
-from ..golden.simulate import Result, simulate
-from ..hdl.protocol import (OutputKind, ProtocolError, compare, decode_outputs, input_layout,
-                            output_layout, pack, unpack)
+from ..hdl.protocol import OutputKind, input_layout, output_layout, pack, unpack
+from .scoreboard import GoldenReference, Scoreboard  # noqa: F401  (re-exported for testbenches)
 
-__all__ = ["EventDriver", "ResultMonitor", "ConfigDriver", "GoldenReference", "Scoreboard"]
+__all__ = ["EventDriver", "ResultMonitor", "ConfigDriver", "GoldenReference", "Scoreboard",
+           "decode_words"]
 
 
 class EventDriver:
@@ -109,44 +109,6 @@ class ConfigDriver:
                 return value
             await RisingEdge(self.clk)
         raise TimeoutError(f"configuration read at address {addr} never answered")
-
-
-class GoldenReference:
-    """The model side of the comparison: the golden simulator on the same events."""
-
-    def __init__(self, network: Network):
-        self.network = network
-
-    def predict(self, x) -> Result:
-        return simulate(self.network, x)
-
-
-class Scoreboard:
-    """Compares the collected records with the golden result, exactly.
-
-    Each mismatch names the sample, step, layer, neuron, expected and got;
-    counters are compared with the golden totals.
-    """
-
-    def __init__(self, network: Network, *, hidden_spikes: bool):
-        self.network, self.hidden_spikes = network, hidden_spikes
-        self.mismatches: list[str] = []
-
-    def check(self, expected: Result, records, samples: int, steps: int, counters: dict) -> list[str]:
-        try:
-            got = decode_outputs(self.network, records, samples, steps)
-        except ProtocolError as exc:
-            self.mismatches.append(f"protocol: {exc}")
-            return self.mismatches
-        self.mismatches += compare(self.network, expected, got, hidden_spikes=self.hidden_spikes,
-                                   limit=0)
-        totals = expected.totals()
-        want = {"SYNOPS": totals["synaptic_ops"], "NEURON_UPDATES": totals["neuron_updates"],
-                "INPUT_EVENTS": totals["input_events"], "SPIKES": totals["spikes_per_layer"]}
-        for name, value in want.items():
-            if counters.get(name) != value:
-                self.mismatches.append(f"counter {name}: expected {value}, got {counters.get(name)}")
-        return self.mismatches
 
 
 def decode_words(network: Network, words) -> list[dict]:
