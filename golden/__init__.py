@@ -3,11 +3,11 @@
 from .fixed import Fixed, FixedRangeError, Overflow, Rounding, fit, shift_right
 from .network import Decision, Formats, Layer, Network, NetworkFileError, NeuronKind
 from .reference import FloatLayer, FloatNetwork, QuantizeError, quantize, simulate_float
-from .simulate import InputError, Result, accuracy, simulate
+from .simulate import InputError, Result, accuracy, check_inputs, simulate
 
 __all__ = [
     "Fixed", "FixedRangeError", "Overflow", "Rounding", "fit", "shift_right",
     "Decision", "Formats", "Layer", "Network", "NetworkFileError", "NeuronKind",
     "FloatLayer", "FloatNetwork", "QuantizeError", "quantize", "simulate_float",
-    "InputError", "Result", "accuracy", "simulate",
+    "InputError", "Result", "accuracy", "check_inputs", "simulate",
 ]

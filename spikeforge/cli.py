@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -84,50 +85,131 @@ def network_report(net) -> dict:
                         "scale": l.scale} for i, l in enumerate(net.layers)]}
 
 
-def cmd_simulate(args) -> int:
+def _progress(args):
+    """Progress lines on stderr (kept off stdout so --json stays one object)."""
+    if getattr(args, "quiet", False):
+        return None
+    return lambda message: print(f"spikeforge: {message}", file=sys.stderr, flush=True)
+
+
+def hardware_config(args):
+    from .hdl.config import HardwareConfig
+    try:
+        return HardwareConfig(lanes=args.lanes)
+    except ValueError as exc:
+        raise CommandError(f"--lanes {args.lanes}: {exc}") from None
+
+
+def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", waves=None,
+                   progress=None) -> tuple[dict, object]:
+    """Run ``x`` through a simulator; returns the report and the Result to save."""
     from .golden import accuracy, simulate
+    samples, steps, channels = x.shape
+    report = {"network": net.name, "simulator": simulator, "samples": samples, "steps": steps,
+              "channels": channels, "accuracy": None, "mismatches": 0}
+    start = time.perf_counter()
+    if simulator == "golden":
+        result = simulate(net, x)
+        seconds = time.perf_counter() - start
+        report.update(engine="numpy", seconds=round(seconds, 3))
+    else:
+        from .hdl.config import HardwareConfig
+        from .sim.rtl import decoded_as_result, run_rtl
+        from .sim.tools import ToolError
+        try:
+            outcome = run_rtl(net, x, simulator=simulator, config=HardwareConfig(lanes=lanes),
+                              engine=engine, waves=waves, progress=progress)
+        except ToolError as exc:
+            raise CommandError(str(exc)) from None
+        seconds = time.perf_counter() - start
+        result = decoded_as_result(outcome, x) if outcome.decoded is not None else outcome.golden
+        cycles = outcome.cycles
+        report.update(engine=outcome.engine, lanes=lanes, seconds=round(seconds, 3),
+                      sim_seconds=round(outcome.sim_seconds, 3), cycles=cycles,
+                      cycles_per_second=round(cycles / outcome.sim_seconds) if outcome.sim_seconds else None,
+                      synaptic_ops_per_cycle=(round(outcome.golden.synops.sum() / cycles, 4)
+                                              if cycles else None),
+                      counters=outcome.counters, mismatches=len(outcome.mismatches),
+                      first_mismatches=outcome.mismatches[:10],
+                      waves=str(outcome.waves) if outcome.waves else None)
+    totals = result.totals()
+    report.update(totals)
+    report["events_per_second"] = round(totals["input_events"] / seconds) if seconds else None
+    report["firing_rate"] = [float(result.layer_spikes[:, i].sum()) / (samples * steps * l.size)
+                             for i, l in enumerate(net.layers) if l.kind.spiking]
+    if y is not None:
+        report["accuracy"] = accuracy(net, result.decisions, y)
+    return report, result
+
+
+def simulation_lines(net, report: dict, input_name: str) -> list[str]:
+    lines = [f"network    {net.name}: {net.summary()}",
+             f"inputs     {input_name}: {report['samples']} samples x {report['steps']} steps x "
+             f"{report['channels']} channels, {_fmt_int(report['input_events'])} events"]
+    if report["simulator"] == "golden":
+        lines.append(f"simulator  golden: {report['seconds']:.2f} s, "
+                     f"{_fmt_int(report['events_per_second'] or 0)} input events/s")
+    else:
+        lines.append(f"simulator  {report['simulator']} ({report['engine']}), {report['lanes']} "
+                     f"lane(s): {_fmt_int(report['cycles'])} cycles in {report['sim_seconds']:.2f} s "
+                     f"({_fmt_int(report['cycles_per_second'] or 0)} cycles/s), "
+                     f"{report['synaptic_ops_per_cycle']} synaptic ops/cycle")
+        verdict = "equal to the golden model" if not report["mismatches"] else "MISMATCHES"
+        lines.append(f"check      {report['mismatches']} mismatches: {verdict}")
+        lines += [f"           {m}" for m in report["first_mismatches"]]
+    if report["accuracy"] is not None:
+        scope = (f"per step, first {net.skip_steps} steps skipped"
+                 if net.decision.value == "per_step" else "per sample")
+        lines.append(f"accuracy   {100 * report['accuracy']:.2f} % ({scope})")
+    rates = ", ".join(f"{r:.4f}" for r in report["firing_rate"])
+    samples = report["samples"]
+    lines += [f"spikes     {report['spikes_per_layer']} per layer; "
+              f"firing rate {rates} spikes/neuron/step",
+              f"operations {_fmt_int(report['synaptic_ops'])} synaptic "
+              f"({report['synaptic_ops'] / samples:,.0f} per sample), "
+              f"{_fmt_int(report['neuron_updates'])} neuron updates"]
+    if report.get("waves"):
+        lines.append(f"waves      {report['waves']}")
+    return lines
+
+
+def cmd_simulate(args) -> int:
+    from .golden import check_inputs
     from .golden.inputs import load_inputs, save_outputs
     net = load_network(args.network)
     x, y = load_inputs(args.input)
-    if args.simulator != "golden":
-        raise CommandError(f"--simulator {args.simulator}: RTL simulation is not built yet; "
-                           f"only 'golden' runs in this version")
-    start = time.perf_counter()
-    result = simulate(net, x)
-    seconds = time.perf_counter() - start
-    samples, steps, channels = x.shape
-    totals = result.totals()
-    report = {"network": net.name, "input": args.input, "simulator": args.simulator,
-              "samples": samples, "steps": steps, "channels": channels,
-              "seconds": round(seconds, 3),
-              "events_per_second": round(totals["input_events"] / seconds) if seconds else None,
-              **totals,
-              "firing_rate": [float(result.layer_spikes[:, i].sum()) / (samples * steps * l.size)
-                              for i, l in enumerate(net.layers) if l.kind.spiking],
-              "accuracy": None, "mismatches": 0}
-    if y is not None:
-        report["accuracy"] = accuracy(net, result.decisions, y)
+    check_inputs(net, x)
+    if args.waves and args.simulator == "golden":
+        raise CommandError("--waves needs an RTL simulator (--simulator verilator or icarus)")
+    if args.engine == "native" and args.simulator != "verilator":
+        raise CommandError("--engine native runs only with --simulator verilator")
+    report, result = run_simulation(net, x, y, simulator=args.simulator, lanes=args.lanes,
+                                    engine=args.engine, waves=Path(args.waves) if args.waves else None,
+                                    progress=_progress(args))
+    report["input"] = args.input
     if args.output:
         save_outputs(args.output, result)
         report["output"] = args.output
-    lines = [f"network    {net.name}: {net.summary()}",
-             f"inputs     {args.input}: {samples} samples x {steps} steps x {channels} channels, "
-             f"{_fmt_int(totals['input_events'])} events",
-             f"simulator  {args.simulator}: {seconds:.2f} s, "
-             f"{_fmt_int(report['events_per_second'] or 0)} input events/s"]
-    if report["accuracy"] is not None:
-        scope = (f"per step, first {net.skip_steps} steps skipped" if result.decisions.ndim == 2
-                 else "per sample")
-        lines.append(f"accuracy   {100 * report['accuracy']:.2f} % ({scope})")
-    rates = ", ".join(f"{r:.4f}" for r in report["firing_rate"])
-    lines += [f"spikes     {totals['spikes_per_layer']} per layer; "
-              f"firing rate {rates} spikes/neuron/step",
-              f"operations {_fmt_int(totals['synaptic_ops'])} synaptic "
-              f"({totals['synaptic_ops'] / samples:,.0f} per sample), "
-              f"{_fmt_int(totals['neuron_updates'])} neuron updates"]
+    lines = simulation_lines(net, report, args.input)
     if args.output:
         lines.append(f"wrote      {args.output}")
     _emit(args, report, lines)
+    return EXIT_MISMATCH if report["mismatches"] else 0
+
+
+def cmd_compile(args) -> int:
+    from .hdl.compile import compile_network
+    net = load_network(args.network)
+    manifest = compile_network(net, hardware_config(args), args.output)
+    report = {"network": net.name, "output": args.output, "lanes": args.lanes,
+              "files": sorted(p.name for p in Path(args.output).iterdir()), "manifest": manifest}
+    mems = manifest.get("memories", [])
+    bits = sum(m.get("depth", 0) * m.get("width", 0) for m in mems)
+    _emit(args, report, [f"network   {net.name}: {net.summary()}",
+                         f"wrote     {args.output}/accelerator.v, manifest.json and "
+                         f"{sum(1 for f in report['files'] if f.endswith('.hex'))} memory images",
+                         f"memories  {len(mems)}, {bits:,} bits",
+                         f"lanes     {args.lanes}"])
     return 0
 
 
@@ -172,15 +254,55 @@ def cmd_import(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    report = {"status": "not built",
-              "missing": ["RTL generation (spikeforge compile)", "Verilator simulation",
-                          "built-in trained network"]}
-    lines = ["spikeforge demo: generate the accelerator for the built-in network, run it in",
-             "Verilator and compare it with the golden model, exactly.",
-             "Not built yet: " + "; ".join(report["missing"]) + ".",
-             "What runs today: spikeforge simulate NETWORK --input FILE --simulator golden"]
+    """The main job: built-in network -> Verilog -> Verilator, checked against the golden model."""
+    from .train.data import load_digits_split
+    progress = _progress(args)
+    net = load_network(f"builtin:{args.network}")
+    if args.network != "digits":
+        raise CommandError("the demo runs builtin:digits (its data ships with scikit-learn)")
+    x, y = load_digits_split("test")
+    if args.samples:
+        x, y = x[:args.samples], y[:args.samples]
+    out = Path(args.output)
+    if progress:
+        progress(f"writing the accelerator for builtin:{args.network} to {out}/ ...")
+    from .hdl.compile import compile_network
+    compile_network(net, hardware_config(args), out)
+    golden, _ = run_simulation(net, x, y, simulator="golden")
+    rtl, _ = run_simulation(net, x, y, simulator="verilator", lanes=args.lanes, engine="native",
+                            progress=progress)
+    hidden = [l for l in net.layers if l.kind.spiking]
+    dense_macs = sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0)
+                     for l in net.layers) * x.shape[1]
+    report = {"network": f"builtin:{args.network}", "output": str(out), "samples": len(y),
+              "golden_accuracy": golden["accuracy"], "rtl_accuracy": rtl["accuracy"],
+              "mismatches": rtl["mismatches"], "first_mismatches": rtl["first_mismatches"],
+              "lanes": args.lanes, "cycles": rtl["cycles"],
+              "cycles_per_sample": rtl["cycles"] / len(y),
+              "cycles_per_second": rtl["cycles_per_second"],
+              "synaptic_ops_per_cycle": rtl["synaptic_ops_per_cycle"],
+              "synaptic_ops_per_sample": rtl["synaptic_ops"] / len(y),
+              "dense_macs_per_sample": dense_macs, "firing_rate": rtl["firing_rate"],
+              "counters": rtl["counters"]}
+    ok = rtl["mismatches"] == 0
+    lines = [f"network    builtin:{args.network}: {net.summary()} ({_fmt_int(net.synapses())} synapses)",
+             f"verilog    {out}/accelerator.v (+ manifest.json, memory images), {args.lanes} lane(s)",
+             f"test set   {len(y)} scikit-learn digits, {x.shape[1]} steps each",
+             f"golden     accuracy {100 * golden['accuracy']:.2f} %",
+             f"verilator  accuracy {100 * rtl['accuracy']:.2f} %, {_fmt_int(rtl['cycles'])} cycles "
+             f"({report['cycles_per_sample']:,.0f} per sample, "
+             f"{_fmt_int(rtl['cycles_per_second'] or 0)} cycles/s simulated)",
+             f"check      {rtl['mismatches']} mismatches in outputs and counters: "
+             + ("RTL equals the golden model, bit for bit" if ok else "RTL DIFFERS from the golden model"),
+             *[f"           {m}" for m in rtl["first_mismatches"]],
+             f"activity   firing rate {', '.join(f'{r:.3f}' for r in rtl['firing_rate'])} "
+             f"spikes/neuron/step ({len(hidden)} spiking layer(s))",
+             f"work       {report['synaptic_ops_per_sample']:,.0f} synaptic ops per sample vs "
+             f"{dense_macs:,} multiply-accumulates for the same network run densely "
+             f"({dense_macs / max(report['synaptic_ops_per_sample'], 1):.1f}x fewer); "
+             f"{rtl['synaptic_ops_per_cycle']} synaptic ops/cycle"]
     _emit(args, report, lines)
-    return EXIT_MISMATCH
+    return 0 if ok else EXIT_MISMATCH
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "run the main job on the built-in default network")
+    p = add("demo", cmd_demo, "the main job on the built-in digits network: generate the "
+            "accelerator, run the test set in Verilator, check it against the golden model")
+    p.add_argument("--network", default="digits", choices=["digits"], help="built-in network")
+    p.add_argument("--lanes", type=int, default=2, metavar="P", help="synaptic lanes (default 2)")
+    p.add_argument("-o", "--output", default="spikeforge-demo", metavar="DIR",
+                   help="where the Verilog goes (default ./spikeforge-demo)")
+    p.add_argument("--samples", type=int, metavar="N", help="only the first N test samples")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    from .train.cli import add_train_parser
+    p = add_train_parser(sub)
     p = add("info", cmd_info, "describe a network: layers, formats, accumulator widths")
     p.add_argument("network", metavar="NETWORK")
     p = add("import", cmd_import, "import a trained network from another tool and quantise it")
@@ -224,9 +355,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, metavar="FILE",
                    help="input file (.npz): x (samples, steps, channels) events, optional labels y")
     p.add_argument("--simulator", default="golden", choices=["golden", "verilator", "icarus"],
-                   help="golden: the NumPy fixed-point model (default)")
+                   help="golden: the NumPy fixed-point model (default); verilator, icarus: the "
+                        "generated RTL, every output checked against the golden model")
+    p.add_argument("--lanes", type=int, default=1, metavar="P",
+                   help="synaptic lanes of the generated core (1, 2, 4, 8, 16)")
+    p.add_argument("--engine", default="auto", choices=["auto", "cocotb", "native"],
+                   help="RTL engine: cocotb testbench, or the native C++ Verilator harness for "
+                        "whole data sets (auto: native for Verilator above 2,000 sample-steps)")
+    p.add_argument("--waves", metavar="DIR", help="record waveforms (cocotb engine) into DIR")
     p.add_argument("--output", metavar="OUT.npz",
                    help="write decisions, readout values, spike and operation counts per sample")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p = add("compile", cmd_compile,
+            "generate the accelerator: Verilog, JSON manifest and memory images")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--lanes", type=int, default=1, metavar="P",
+                   help="synaptic lanes (weights per clock): 1, 2, 4, 8, 16")
     return parser
 
 
