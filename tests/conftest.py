@@ -15,3 +15,14 @@ def qtdb_dir():
             pytest.fail(f"QTDB data missing at {folder}; CI must run with ../shared beside the checkout")
         pytest.skip(f"QTDB data not found at {folder} (set SPIKEFORGE_QTDB)")
     return folder
+
+
+def require_simulator(name: str):
+    """The simulator's Tool, or a skip (locally) / failure (CI) saying how to install it."""
+    from spikeforge.sim.tools import ToolError, find_simulator
+    try:
+        return find_simulator(name)
+    except ToolError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have every simulator: {exc}")
+        pytest.skip(str(exc))
