@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -103,6 +104,9 @@ class CocotbModel:
                 raise RuntimeError(f"{self.simulator} simulation ended without results; "
                                    f"log tail:\n{sim_log[-3000:]}")
             results = json.loads(results_path.read_text())
+            if self.waves:  # Icarus writes its trace beside the build, Verilator in the test dir
+                for trace in [*self.build_dir.glob("*.fst"), *self.build_dir.glob("*.vcd")]:
+                    shutil.move(str(trace), test_dir / trace.name)
         finally:
             if not keep:
                 tmp.cleanup()

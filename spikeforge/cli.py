@@ -92,12 +92,12 @@ def _progress(args):
     return lambda message: print(f"spikeforge: {message}", file=sys.stderr, flush=True)
 
 
-def hardware_config(args):
+def hardware_config(lanes: int):
     from .hdl.config import HardwareConfig
     try:
-        return HardwareConfig(lanes=args.lanes)
+        return HardwareConfig(lanes=lanes)
     except ValueError as exc:
-        raise CommandError(f"--lanes {args.lanes}: {exc}") from None
+        raise CommandError(f"--lanes {lanes}: {exc}") from None
 
 
 def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", waves=None,
@@ -113,11 +113,10 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
         seconds = time.perf_counter() - start
         report.update(engine="numpy", seconds=round(seconds, 3))
     else:
-        from .hdl.config import HardwareConfig
         from .sim.rtl import decoded_as_result, run_rtl
         from .sim.tools import ToolError
         try:
-            outcome = run_rtl(net, x, simulator=simulator, config=HardwareConfig(lanes=lanes),
+            outcome = run_rtl(net, x, simulator=simulator, config=hardware_config(lanes),
                               engine=engine, waves=waves, progress=progress)
         except ToolError as exc:
             raise CommandError(str(exc)) from None
@@ -200,7 +199,7 @@ def cmd_simulate(args) -> int:
 def cmd_compile(args) -> int:
     from .hdl.compile import compile_network
     net = load_network(args.network)
-    manifest = compile_network(net, hardware_config(args), args.output)
+    manifest = compile_network(net, hardware_config(args.lanes), args.output)
     report = {"network": net.name, "output": args.output, "lanes": args.lanes,
               "files": sorted(p.name for p in Path(args.output).iterdir()), "manifest": manifest}
     mems = manifest.get("memories", [])
@@ -267,7 +266,7 @@ def cmd_demo(args) -> int:
     if progress:
         progress(f"writing the accelerator for builtin:{args.network} to {out}/ ...")
     from .hdl.compile import compile_network
-    compile_network(net, hardware_config(args), out)
+    compile_network(net, hardware_config(args.lanes), out)
     golden, _ = run_simulation(net, x, y, simulator="golden")
     rtl, _ = run_simulation(net, x, y, simulator="verilator", lanes=args.lanes, engine="native",
                             progress=progress)
