@@ -100,3 +100,25 @@ def test_entry_point_help_version_and_usage_errors():
     assert run("simulate").returncode == 2
     assert run("simulate", "x.npz", "--input", "y.npz", "--simulator", "spice").returncode == 2
     assert run().returncode == 2
+
+
+def test_compile_writes_verilog_manifest_and_images(files, capsys):
+    _, net_path, *_, tmp = files
+    out = tmp / "gen"
+    assert main(["compile", str(net_path), "-o", str(out), "--lanes", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "module spikeforge_accelerator" in (out / "accelerator.v").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["hardware"]["lanes"] == 2 and report["manifest"] == manifest
+    assert any(name.endswith(".hex") for name in report["files"])
+    assert main(["compile", str(net_path), "-o", str(out), "--lanes", "5"]) == 2
+
+
+def test_demo_runs_the_builtin_network_through_verilator(tmp_path, capsys):
+    from conftest import require_simulator
+    require_simulator("verilator")
+    assert main(["demo", "-o", str(tmp_path / "demo"), "--samples", "40", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mismatches"] == 0 and report["samples"] == 40
+    assert report["rtl_accuracy"] == report["golden_accuracy"] > 0.8
+    assert (tmp_path / "demo" / "accelerator.v").is_file()
