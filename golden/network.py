@@ -43,6 +43,7 @@ class NetworkFileError(ValueError):
 class NeuronKind(enum.Enum):
     LIF = "lif"    # leaky integrate-and-fire, soft reset, fixed threshold
     ALIF = "alif"  # adaptive LIF (Yin et al.): threshold b0 + beta*b
+    CUBA = "cuba"  # current-based LIF: a synaptic current with its own decay feeds the membrane
     LI = "li"      # leaky integrator, no spikes (readout only)
 
     @property
@@ -124,8 +125,11 @@ def _enum(enum_cls, value, where):
         raise NetworkFileError(f"{where}: {value!r} is not one of {allowed}") from None
 
 
-#: Per-neuron parameter vectors of a layer and the format each must fit.
-NEURON_PARAMS = ("bias", "alpha", "rho", "b0", "adapt")
+#: Per-neuron parameter vectors of a layer (the decays alpha, rho, alpha_syn are unsigned).
+NEURON_PARAMS = ("bias", "alpha", "rho", "b0", "adapt", "alpha_syn")
+
+#: Parameters that must be all zero unless the layer is of the given kind.
+KIND_ONLY = {"rho": NeuronKind.ALIF, "adapt": NeuronKind.ALIF, "alpha_syn": NeuronKind.CUBA}
 
 
 @dataclass
@@ -142,6 +146,11 @@ class Layer:
     adapt: np.ndarray                # (size,) zero unless ALIF
     scale: float = 1.0               # real value of one state LSB (for reports)
     name: str = ""
+    alpha_syn: np.ndarray | None = None   # (size,) synaptic decay, CUBA only (None: zeros)
+
+    def __post_init__(self):
+        if self.alpha_syn is None:
+            self.alpha_syn = np.zeros(np.shape(self.alpha), np.int64)
 
     @property
     def size(self) -> int:
@@ -240,11 +249,12 @@ class Network:
             _check_array(layer.rho, f"{where}.rho", f.decay, shape=(size,))
             _check_array(layer.b0, f"{where}.b0", f.state, shape=(size,))
             _check_array(layer.adapt, f"{where}.adapt", f.state, shape=(size,))
-            if layer.kind is not NeuronKind.ALIF:
-                for name in ("rho", "adapt"):
-                    if np.any(getattr(layer, name) != 0):
-                        raise NetworkFileError(f"{where}.{name}: must be all zero for a "
-                                               f"{layer.kind.value!r} layer (only 'alif' adapts)")
+            _check_array(layer.alpha_syn, f"{where}.alpha_syn", f.decay, shape=(size,))
+            for name, owner in KIND_ONLY.items():
+                if layer.kind is not owner and np.any(getattr(layer, name) != 0):
+                    raise NetworkFileError(f"{where}.{name}: must be all zero for a "
+                                           f"{layer.kind.value!r} layer (only {owner.value!r} "
+                                           f"uses it)")
             for name in ("w_in", "w_rec") + NEURON_PARAMS:  # validated: now int64
                 if getattr(layer, name) is not None:
                     setattr(layer, name, getattr(layer, name).astype(np.int64))
@@ -330,6 +340,8 @@ class Network:
             names = ("w_in",) + (("w_rec",) if recurrent else ()) + NEURON_PARAMS
             for name in names:
                 key = f"layers.{i}.{name}"
+                if name == "alpha_syn" and key not in contents and kind is not NeuronKind.CUBA:
+                    continue  # files written before CubaLIF existed
                 if key not in contents:
                     raise NetworkFileError(f"{where}.{name}: missing array {key!r}")
                 arrays[name] = contents[key]
@@ -341,7 +353,7 @@ class Network:
             layers.append(Layer(kind=kind, w_in=arrays["w_in"], w_rec=arrays.get("w_rec"),
                                 bias=arrays["bias"], alpha=arrays["alpha"], rho=arrays["rho"],
                                 b0=arrays["b0"], adapt=arrays["adapt"], scale=float(scale),
-                                name=str(spec.get("name", ""))))
+                                name=str(spec.get("name", "")), alpha_syn=arrays.get("alpha_syn")))
         return cls(n_inputs=_field(inputs, "channels", int, "inputs"), layers=layers,
                    decision=_enum(Decision, _field(decision, "rule", str, "decision"), "decision.rule"),
                    formats=Formats.from_json(_field(header, "formats", dict)),

@@ -15,6 +15,14 @@ ALIF (Yin et al.; the adaptation ``a = beta*b`` is kept pre-multiplied)::
 LIF is ALIF with ``rho = adapt = 0`` (so ``a`` stays 0 and ``theta = b0``).
 LI (readout) is ``u = fit(shr(alpha * u, D) + acc + bias)`` and never spikes.
 
+CUBA (current-based LIF, snnTorch ``Synaptic`` with subtractive reset, NIR
+``CubaLIF``): the synaptic current ``i`` integrates the input with its own
+decay and feeds the membrane::
+
+    i     = fit(shr(alpha_syn * i, D) + acc + bias)
+    u     = fit(shr(alpha * u, D) + i - b0 * s_prev)
+    s     = u > b0
+
 ``(1 - alpha)`` is folded into ``w_in``, ``w_rec`` and ``bias`` by the
 quantiser, and ``(1 - rho) * beta`` into ``adapt``; the hardware folds nothing
 at run time.
@@ -36,14 +44,15 @@ __all__ = ["LayerState", "layer_step"]
 class LayerState:
     """State of one layer for a batch: membrane, adaptation, last spikes."""
 
-    u: np.ndarray   # (batch, size) int64
-    a: np.ndarray   # (batch, size) int64
+    u: np.ndarray   # (batch, size) int64 membrane
+    a: np.ndarray   # (batch, size) int64 threshold adaptation (ALIF)
+    i: np.ndarray   # (batch, size) int64 synaptic current (CUBA)
     s: np.ndarray   # (batch, size) bool
 
     @classmethod
     def zeros(cls, batch: int, size: int) -> "LayerState":
         return cls(u=np.zeros((batch, size), np.int64), a=np.zeros((batch, size), np.int64),
-                   s=np.zeros((batch, size), bool))
+                   i=np.zeros((batch, size), np.int64), s=np.zeros((batch, size), bool))
 
 
 def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarray) -> LayerState:
@@ -53,11 +62,15 @@ def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarra
     leak = shift_right(layer.alpha * state.u, d, rnd)
     if layer.kind is NeuronKind.LI:
         u = fit(leak + acc + layer.bias, st, ovf)
-        return LayerState(u=u, a=state.a, s=np.zeros_like(state.s))
+        return LayerState(u=u, a=state.a, i=state.i, s=np.zeros_like(state.s))
+    if layer.kind is NeuronKind.CUBA:
+        i = fit(shift_right(layer.alpha_syn * state.i, d, rnd) + acc + layer.bias, st, ovf)
+        u = fit(leak + i - layer.b0 * s_prev, st, ovf)
+        return LayerState(u=u, a=state.a, i=i, s=u > layer.b0)
     if layer.kind is NeuronKind.ALIF:
         a = fit(shift_right(layer.rho * state.a, d, rnd) + layer.adapt * s_prev, st, ovf)
     else:
         a = state.a
     theta = fit(layer.b0 + a, st, ovf)
     u = fit(leak + acc + layer.bias - theta * s_prev, st, ovf)
-    return LayerState(u=u, a=a, s=u > theta)
+    return LayerState(u=u, a=a, i=state.i, s=u > theta)

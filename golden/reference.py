@@ -10,6 +10,8 @@ adaptation strength ``beta``. One float step of a layer::
     b     = rho*b + (1-rho)*s_prev;  theta = b0 + beta*b
     u     = alpha*u + (1-alpha)*I - theta*s_prev;  s = u > theta
     (LI readout: u = alpha*u + (1-alpha)*I)
+    (CUBA: i = alpha_syn*i + (1-alpha_syn)*I;  u = alpha*u + (1-alpha)*i - b0*s_prev;
+     s = u > b0, with alpha_syn = exp(-1/tau_syn))
 
 with ``I = x @ w_in + s_prev @ w_rec + bias``. Running the float network and
 its quantised twin on the same inputs measures the quantisation loss.
@@ -44,6 +46,7 @@ class FloatLayer:
     b0: np.ndarray | float = 0.01
     beta: np.ndarray | float = 1.8
     name: str = ""
+    tau_syn: np.ndarray | float = 5.0   # synaptic time constant (CUBA only)
 
     @property
     def size(self) -> int:
@@ -53,19 +56,20 @@ class FloatLayer:
         """Per-neuron float vectors, validated (finite, positive time constants)."""
         n = self.size
         out = {}
-        for name in ("bias", "tau_m", "tau_adp", "b0", "beta"):
+        for name in ("bias", "tau_m", "tau_adp", "b0", "beta", "tau_syn"):
             value = getattr(self, name)
             vec = np.zeros(n) if value is None else np.broadcast_to(
                 np.asarray(value, np.float64), (n,)).copy()
             if not np.all(np.isfinite(vec)):
                 raise QuantizeError(f"layer {self.name or '?'}: {name} contains NaN or infinity")
             out[name] = vec
-        for name in ("tau_m", "tau_adp"):
+        for name in ("tau_m", "tau_adp", "tau_syn"):
             if np.any(out[name] <= 0):
                 raise QuantizeError(f"layer {self.name or '?'}: {name} must be > 0 "
                                     f"(time constants in steps), got min {out[name].min()!r}")
         out["alpha"] = np.exp(-1.0 / out["tau_m"])
         out["rho"] = np.exp(-1.0 / out["tau_adp"])
+        out["alpha_syn"] = np.exp(-1.0 / out["tau_syn"])
         if self.kind is not NeuronKind.ALIF:
             out["beta"][:] = 0.0
         if self.kind is NeuronKind.LI:
@@ -99,7 +103,7 @@ def simulate_float(net: FloatNetwork, x) -> FloatResult:
     batch, steps, _ = x.shape
     params = [layer.vectors() for layer in net.layers]
     u = [np.zeros((batch, l.size)) for l in net.layers]
-    b = [np.zeros((batch, l.size)) for l in net.layers]
+    b = [np.zeros((batch, l.size)) for l in net.layers]   # adaptation (ALIF), current (CUBA)
     s = [np.zeros((batch, l.size)) for l in net.layers]
     spikes = [np.zeros((batch, steps, l.size), bool) for l in net.layers if l.kind.spiking]
     readout = np.zeros((batch, steps, net.layers[-1].size))
@@ -112,6 +116,12 @@ def simulate_float(net: FloatNetwork, x) -> FloatResult:
                 current = current + s[i] @ layer.w_rec
             if layer.kind is NeuronKind.LI:
                 u[i] = p["alpha"] * u[i] + (1 - p["alpha"]) * current
+            elif layer.kind is NeuronKind.CUBA:
+                b[i] = p["alpha_syn"] * b[i] + (1 - p["alpha_syn"]) * current
+                u[i] = p["alpha"] * u[i] + (1 - p["alpha"]) * b[i] - p["b0"] * s[i]
+                s[i] = (u[i] > p["b0"]).astype(np.float64)
+                spikes[k][:, t] = s[i] > 0
+                k += 1
             else:
                 b[i] = p["rho"] * b[i] + (1 - p["rho"]) * s[i]
                 theta = p["b0"] + p["beta"] * b[i]
@@ -142,9 +152,15 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
         if fl.w_in.ndim != 2 or fl.w_in.shape[0] != n_in:
             raise QuantizeError(f"{where}: w_in shape {fl.w_in.shape}, expected ({n_in}, size)")
         p = fl.vectors()
+        one = float(1 << formats.decay_bits)
         alpha_q = formats.decay.quantize(p["alpha"], Rounding.HALF_EVEN)
         rho_q = formats.decay.quantize(p["rho"], Rounding.HALF_EVEN)
-        gain = 1.0 - alpha_q / float(1 << formats.decay_bits)
+        cuba = fl.kind is NeuronKind.CUBA
+        alpha_syn_q = (formats.decay.quantize(p["alpha_syn"], Rounding.HALF_EVEN) if cuba
+                       else np.zeros_like(alpha_q))
+        # what scales the input on its way into the membrane: (1 - alpha), and for
+        # CUBA also (1 - alpha_syn), both with the decays as quantised
+        gain = (1.0 - alpha_q / one) * ((1.0 - alpha_syn_q / one) if cuba else 1.0)
         w_in = fl.w_in * gain[None, :]
         w_rec = None if fl.w_rec is None else fl.w_rec * gain[None, :]
         largest = max(np.abs(w_in).max(initial=0.0),
@@ -152,7 +168,7 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
         scale = largest / formats.weight.max if largest > 0 else 1.0
         adapting = fl.kind is NeuronKind.ALIF
         real = {"bias": p["bias"] * gain, "b0": p["b0"],
-                "adapt": (1.0 - rho_q / float(1 << formats.decay_bits)) * p["beta"]}
+                "adapt": (1.0 - rho_q / one) * p["beta"]}
         state = {}
         for name, value in real.items():
             raw = value / scale
@@ -167,7 +183,7 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
             bias=state["bias"], alpha=alpha_q,
             rho=rho_q if adapting else np.zeros_like(rho_q),
             b0=state["b0"], adapt=state["adapt"] if adapting else np.zeros_like(rho_q),
-            scale=float(scale), name=fl.name))
+            scale=float(scale), name=fl.name, alpha_syn=alpha_syn_q))
         n_in = fl.size
     try:
         return Network(n_inputs=net.n_inputs, layers=layers, decision=net.decision,

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..golden.network import Network
-from .neuron import PARAMS
+from .neuron import DECAYS, PARAMS
 
 __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
            "DATA_BITS", "COUNTER_BITS", "ID_VALUE", "REGISTERS"]
@@ -109,8 +109,8 @@ class AddressMap:
             words = -(-layer.size // P)
             rows = n_in + (layer.size if layer.recurrent else 0)
             specs = [("weights", rows, f.weight_bits, True)]
-            specs += [(name, 1, f.decay_bits if name in ("alpha", "rho") else f.state_bits,
-                       name not in ("alpha", "rho")) for name in PARAMS[layer.kind]]
+            specs += [(name, 1, f.decay_bits if name in DECAYS else f.state_bits,
+                       name not in DECAYS) for name in PARAMS[layer.kind]]
             for name, n_rows, bits, is_signed in specs:
                 span = 1 << ceil_log2(n_rows * words * P)
                 base = -(-cursor // span) * span

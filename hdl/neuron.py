@@ -7,25 +7,32 @@ from amaranth.lib.wiring import In, Out
 from ..golden.network import Formats, NeuronKind
 from .arith import fit, shift_right
 
-__all__ = ["NeuronEngine", "state_layout", "PARAMS"]
+__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS"]
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
     NeuronKind.LI: ("bias", "alpha"),
     NeuronKind.LIF: ("bias", "alpha", "b0"),
     NeuronKind.ALIF: ("bias", "alpha", "b0", "rho", "adapt"),
+    NeuronKind.CUBA: ("bias", "alpha", "b0", "alpha_syn"),
 }
+
+#: Parameters that are unsigned decay factors; the others are signed state values.
+DECAYS = ("alpha", "rho", "alpha_syn")
 
 
 def param_shape(name: str, formats: Formats):
-    return unsigned(formats.decay_bits) if name in ("alpha", "rho") else signed(formats.state_bits)
+    return unsigned(formats.decay_bits) if name in DECAYS else signed(formats.state_bits)
 
 
 def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
-    """State of one neuron: membrane ``u``, adaptation ``a`` (ALIF), last spike ``s`` (spiking)."""
+    """State of one neuron: membrane ``u``, adaptation ``a`` (ALIF), synaptic current ``i``
+    (CUBA), last spike ``s`` (spiking)."""
     fields = {"u": signed(formats.state_bits)}
     if kind is NeuronKind.ALIF:
         fields["a"] = signed(formats.state_bits)
+    if kind is NeuronKind.CUBA:
+        fields["i"] = signed(formats.state_bits)
     if kind.spiking:
         fields["s"] = unsigned(1)
     return data.StructLayout(fields)
@@ -98,14 +105,20 @@ class NeuronEngine(wiring.Component):
                 m.d.comb += new.u.eq(fit(leak + acc + bias, S, ovf))
                 continue
             s_prev = st.s
-            if kind is NeuronKind.ALIF:
+            if kind is NeuronKind.CUBA:
+                current = fit(shift_right(self.alpha_syn[lane] * st.i, D, rnd) + acc + bias, S, ovf)
+                m.d.comb += new.i.eq(current)
+                theta = self.b0[lane]
+                u = fit(leak + current - Mux(s_prev, theta, 0), S, ovf)
+            elif kind is NeuronKind.ALIF:
                 a = fit(shift_right(self.rho[lane] * st.a, D, rnd)
                         + Mux(s_prev, self.adapt[lane], 0), S, ovf)
                 m.d.comb += new.a.eq(a)
                 theta = fit(self.b0[lane] + a, S, ovf)
             else:
                 theta = self.b0[lane]
-            u = fit(leak + acc + bias - Mux(s_prev, theta, 0), S, ovf)
+            if kind is not NeuronKind.CUBA:
+                u = fit(leak + acc + bias - Mux(s_prev, theta, 0), S, ovf)
             lane_valid = w_word * lanes + lane < self._size
             spike = (u > theta) & lane_valid
             m.d.comb += [new.u.eq(u), new.s.eq(spike), self.spikes[lane].eq(spike & valid)]

@@ -43,6 +43,8 @@ def test_recurrent_alif_li_readout(lanes):
     (4, True, NeuronKind.ALIF, NeuronKind.LIF, Decision.FIRST_SPIKE),
     (1, True, NeuronKind.LIF, NeuronKind.LI, Decision.LAST),
     (2, True, NeuronKind.ALIF, NeuronKind.ALIF, Decision.PER_STEP),
+    (2, True, NeuronKind.CUBA, NeuronKind.CUBA, Decision.SPIKE_COUNT),
+    (1, False, NeuronKind.CUBA, NeuronKind.LI, Decision.PER_STEP),
 ])
 def test_multilayer(lanes, recurrent, kind, readout, decision):
     net = random_network(20 + lanes, 4, (7, 6), 3, recurrent=recurrent, kind=kind,

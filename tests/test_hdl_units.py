@@ -151,9 +151,9 @@ def test_synapse_engine_validates():
 class NeuronHarness(wiring.Component):
     """A neuron engine over memories initialised with a given state, accumulators and parameters."""
 
-    def __init__(self, layer, formats, lanes, acc_bits, u, a, s, acc):
+    def __init__(self, layer, formats, lanes, acc_bits, u, a, i, s, acc):
         self.layer, self.formats, self.lanes, self.acc_bits = layer, formats, lanes, acc_bits
-        self.init = {"u": u, "a": a, "s": s, "acc": acc}
+        self.init = {"u": u, "a": a, "i": i, "s": s, "acc": acc}
         self.engine = NeuronEngine(kind=layer.kind, size=layer.size, lanes=lanes,
                                    formats=formats, acc_bits=acc_bits)
         lay = data.ArrayLayout(state_layout(layer.kind, formats), lanes)
@@ -197,6 +197,7 @@ class NeuronHarness(wiring.Component):
 @pytest.mark.parametrize("kind, lanes, overflow", [
     (NeuronKind.ALIF, 1, Overflow.SATURATE), (NeuronKind.ALIF, 4, Overflow.WRAP),
     (NeuronKind.LIF, 2, Overflow.SATURATE), (NeuronKind.LI, 2, Overflow.WRAP),
+    (NeuronKind.CUBA, 1, Overflow.SATURATE), (NeuronKind.CUBA, 4, Overflow.WRAP),
 ])
 def test_neuron_engine_equals_layer_step(kind, lanes, overflow):
     formats = Formats(state_bits=10, decay_bits=8, rounding=Rounding.HALF_EVEN, overflow=overflow)
@@ -206,27 +207,31 @@ def test_neuron_engine_equals_layer_step(kind, lanes, overflow):
     st = formats.state
     u = rng.integers(st.min, st.max + 1, layer.size)
     a = rng.integers(0, st.max + 1, layer.size) if kind is NeuronKind.ALIF else np.zeros(layer.size, np.int64)
+    i = rng.integers(st.min, st.max + 1, layer.size) if kind is NeuronKind.CUBA else np.zeros(layer.size, np.int64)
     s = rng.random(layer.size) < 0.5 if kind.spiking else np.zeros(layer.size, bool)
     acc = rng.integers(-600, 600, layer.size)
-    expected = layer_step(layer, formats, LayerState(u=u[None], a=a[None], s=s[None]), acc[None])
-    dut = NeuronHarness(layer, formats, lanes, 12, u, a, s, acc)
+    expected = layer_step(layer, formats, LayerState(u=u[None], a=a[None], i=i[None], s=s[None]),
+                          acc[None])
+    dut = NeuronHarness(layer, formats, lanes, 12, u, a, i, s, acc)
 
     async def tb(ctx):
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
         await ctx.tick().until(~dut.busy)
-        got = {"u": [], "a": [], "s": []}
+        got = {"u": [], "a": [], "i": [], "s": []}
         for word in range(dut.engine.words):
             ctx.set(dut.peek_addr, word)
             await ctx.tick()
             for lane_state in ctx.get(dut.peek):
                 got["u"].append(lane_state.u)
                 got["a"].append(lane_state.a if kind is NeuronKind.ALIF else 0)
+                got["i"].append(lane_state.i if kind is NeuronKind.CUBA else 0)
                 got["s"].append(bool(lane_state.s) if kind.spiking else False)
         n = layer.size
         assert got["u"][:n] == list(expected.u[0])
         assert got["a"][:n] == list(expected.a[0])
+        assert got["i"][:n] == list(expected.i[0])
         assert got["s"][:n] == list(expected.s[0])
 
     run(dut, tb)

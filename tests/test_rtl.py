@@ -22,6 +22,9 @@ DESIGNS = {
     "lif-ff-alif-readout-spike-count-P4": (
         lambda: random_network(23, 6, (9,), 3, recurrent=False, kind=NeuronKind.LIF,
                                readout=NeuronKind.ALIF, decision=Decision.SPIKE_COUNT), 4),
+    "cuba-recurrent-P2": (
+        lambda: random_network(25, 4, (10,), 3, kind=NeuronKind.CUBA, readout=NeuronKind.CUBA,
+                               decision=Decision.SPIKE_COUNT, weight_scale=1.5), 2),
     "saturating-first-spike-P2": (
         lambda: random_network(24, 4, (8,), 3, readout=NeuronKind.LIF, decision=Decision.FIRST_SPIKE,
                                formats=Formats(state_bits=10), weight_scale=1.5), 2),
