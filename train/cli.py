@@ -43,6 +43,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (default 1)")
     p.add_argument("--lr", type=float, help="initial learning rate (default: the recipe's)")
     p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
+    p.add_argument("--weight-bits", type=int, metavar="BITS",
+                   help="signed weight width of the quantised network (default: the recipe's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_train)
@@ -74,7 +76,7 @@ def task_data(task: str, folder=None):
 
 def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_out=None,
                checkpoint=None, resume=False, data=None, threads=1, lr=None, batch=None,
-               progress=True, log=None) -> dict:
+               weight_bits=None, progress=True, log=None) -> dict:
     """Train ``task`` and write ``output`` (network) and ``test_out`` (test inputs); returns the report."""
     try:
         import torch
@@ -102,6 +104,13 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     recipe = RECIPES[task]
     changes = {k: v for k, v in (("epochs", epochs), ("qat_epochs", qat_epochs), ("lr", lr),
                                  ("batch", batch)) if v is not None}
+    if weight_bits is not None:
+        import dataclasses
+        from spikeforge.golden import NetworkFileError
+        try:
+            changes["formats"] = dataclasses.replace(recipe.formats, weight_bits=weight_bits)
+        except NetworkFileError as exc:
+            raise _command_error()(f"--weight-bits: {exc}") from None
     recipe = recipe.replace(**changes)
     xtr, ytr, xte, yte = task_data(task, data)
     if xtr.shape[2] != recipe.n_inputs:
@@ -126,6 +135,8 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
             trainer.load_checkpoint(checkpoint)
         except (ValueError, RuntimeError, OSError) as exc:
             raise _command_error()(f"{checkpoint}: cannot resume: {exc}") from None
+        if trainer.epoch >= recipe.epochs:  # float phase done before: measure it now
+            measured["float_accuracy"] = evaluate_float(trainer.model, xte, yte)
     start = time.perf_counter()
     trainer.fit(xtr, ytr, eval_fn=on_phase_end, eval_every=0)
     seconds = time.perf_counter() - start
@@ -141,7 +152,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     history = trainer.history
     report = {
         "task": task, "network": output, "test_inputs": test_out, "checkpoint": checkpoint,
-        "seed": seed, "summary": network.summary(),
+        "seed": seed, "summary": network.summary(), "formats": network.formats.to_json(),
         "epochs": recipe.epochs, "qat_epochs": recipe.qat_epochs,
         "train_seconds": round(seconds, 1),
         "float_accuracy": measured.get("float_accuracy"),
@@ -159,8 +170,8 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
 def cmd_train(args) -> int:
     progress = not args.no_progress and not args.json
 
-    def log(msg):
-        if progress:
+    def log(msg):  # one line per epoch on stderr, unless --json
+        if not args.json:
             try:
                 from tqdm import tqdm
                 tqdm.write(msg, file=sys.stderr)
@@ -170,7 +181,7 @@ def cmd_train(args) -> int:
     report = train_task(args.task, args.output, epochs=args.epochs, qat_epochs=args.qat_epochs,
                         seed=args.seed, test_out=args.test_out, checkpoint=args.checkpoint,
                         resume=args.resume, data=args.data, threads=args.threads, lr=args.lr,
-                        batch=args.batch, progress=progress, log=log)
+                        batch=args.batch, weight_bits=args.weight_bits, progress=progress, log=log)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

@@ -43,6 +43,7 @@ class Recipe:
     epochs: int = 100
     qat_epochs: int = 10
     qat_lr: float = 1e-3
+    rate_penalty: float = 0.0     # loss += rate_penalty * mean firing rate of the spiking layers
     formats: Formats = field(default_factory=Formats)
 
     def replace(self, **changes) -> "Recipe":
@@ -56,7 +57,7 @@ RECIPES = {
                           tau_adp=(30.0, 5.0), b0=0.1, beta=1.8, name="hidden"),
                 LayerSpec(10, NeuronKind.LI, recurrent=False, tau_m=(10.0, 2.0), name="readout")],
         decision=Decision.LAST, lr=1e-2, lr_final=2e-4, batch=64, epochs=80, qat_epochs=20,
-        qat_lr=1e-3),
+        qat_lr=1e-3, rate_penalty=0.5),
     "ecg": Recipe(
         name="ecg", n_inputs=4,
         layers=[LayerSpec(36, NeuronKind.ALIF, recurrent=True, tau_m=(20.0, 5.0),
@@ -116,8 +117,8 @@ class Trainer:
             state = None
             for start in range(0, steps, chunk):
                 stop = min(start + chunk, steps)
-                readout, _, state = self.model(xb[:, start:stop], state,
-                                               quant=r.formats if quant else None)
+                readout, counts, state = self.model(xb[:, start:stop], state,
+                                                    quant=r.formats if quant else None)
                 ylab = yb[:, start:stop] if r.decision is Decision.PER_STEP else yb
                 if r.decision is not Decision.PER_STEP and stop < steps:
                     loss = None  # per-sample decisions: only the last chunk is scored
@@ -125,6 +126,8 @@ class Trainer:
                     loss, c, n = _loss_and_correct(readout, ylab, r.decision, start, r.skip_steps)
                     correct += c
                     scored += n
+                if loss is not None and r.rate_penalty:
+                    loss = loss + r.rate_penalty * self._rate(counts, stop - start)
                 if loss is not None:
                     optimizer.zero_grad()
                     loss.backward()
@@ -142,6 +145,11 @@ class Trainer:
         self.epoch += 1
         return {"epoch": self.epoch, "phase": "qat" if quant else "float",
                 "loss": total_loss / max(n_loss, 1), "train_accuracy": correct / max(scored, 1)}
+
+    def _rate(self, counts, steps):
+        """Mean firing rate (spikes/neuron/step) of the spiking layers in this chunk."""
+        sizes = [(i, l.size) for i, l in enumerate(self.model.layers) if l.kind.spiking]
+        return sum(counts[:, i].mean() / (steps * n) for i, n in sizes) / max(len(sizes), 1)
 
     def fit(self, x, y, *, epochs: int | None = None, qat_epochs: int | None = None,
             eval_fn=None, eval_every: int = 0) -> list[dict]:
