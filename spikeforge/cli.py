@@ -30,8 +30,9 @@ class CommandError(Exception):
 def _user_errors():
     from spikeforge.golden import FixedRangeError, InputError, NetworkFileError, QuantizeError
     from spikeforge.importers import ImportFileError
+    from spikeforge.nir_io import NirError
     return (CommandError, NetworkFileError, InputError, QuantizeError, FixedRangeError,
-            ImportFileError)
+            ImportFileError, NirError)
 
 
 def load_network(spec: str):
@@ -213,42 +214,69 @@ def cmd_compile(args) -> int:
 
 
 def formats_from_args(args):
+    """``Formats`` from the format options given, or None when none was (use the defaults,
+    or what the imported file says)."""
     from .golden import Formats, Overflow, Rounding
-    return Formats(weight_bits=args.weight_bits, state_bits=args.state_bits,
-                   decay_bits=args.decay_bits, input_bits=args.input_bits,
-                   rounding=Rounding(args.rounding), overflow=Overflow(args.overflow))
+    given = {name: getattr(args, name) for name in ("weight_bits", "state_bits", "decay_bits",
+                                                    "input_bits", "rounding", "overflow")
+             if getattr(args, name) is not None}
+    if not given:
+        return None
+    if "rounding" in given:
+        given["rounding"] = Rounding(given["rounding"])
+    if "overflow" in given:
+        given["overflow"] = Overflow(given["overflow"])
+    return Formats(**given)
 
 
 def add_format_options(p) -> None:
     from .golden import Formats, Overflow, Rounding
     d = Formats()
-    g = p.add_argument_group("fixed-point formats")
-    g.add_argument("--weight-bits", type=int, default=d.weight_bits, help="signed weight width")
-    g.add_argument("--state-bits", type=int, default=d.state_bits,
-                   help="signed membrane/threshold/readout width")
-    g.add_argument("--decay-bits", type=int, default=d.decay_bits,
-                   help="fraction bits of the decay factors alpha, rho")
-    g.add_argument("--input-bits", type=int, default=d.input_bits, help="signed input event width")
-    g.add_argument("--rounding", default=d.rounding.value, choices=[r.value for r in Rounding],
-                   help="rounding of the decay products")
-    g.add_argument("--overflow", default=d.overflow.value, choices=[o.value for o in Overflow],
-                   help="overflow mode of state updates")
+    g = p.add_argument_group("fixed-point formats (any given replaces the file's or the defaults)")
+    g.add_argument("--weight-bits", type=int, help=f"signed weight width (default {d.weight_bits})")
+    g.add_argument("--state-bits", type=int,
+                   help=f"signed membrane/threshold/readout width (default {d.state_bits})")
+    g.add_argument("--decay-bits", type=int,
+                   help=f"fraction bits of the decay factors (default {d.decay_bits})")
+    g.add_argument("--input-bits", type=int, help=f"signed input event width (default {d.input_bits})")
+    g.add_argument("--rounding", choices=[r.value for r in Rounding],
+                   help=f"rounding of the decay products (default {d.rounding.value})")
+    g.add_argument("--overflow", choices=[o.value for o in Overflow],
+                   help=f"overflow mode of state updates (default {d.overflow.value})")
 
 
 def cmd_import(args) -> int:
     from .golden import Decision, quantize
-    from .importers import SrnnOptions, import_torch_srnn
-    options = SrnnOptions(b0=args.b0, beta=args.beta, tau_m=args.tau_m,
-                          adapt_hidden=not args.no_adapt, readout=args.readout,
-                          decision=Decision(args.decision), skip_steps=args.skip_steps,
-                          name=args.name or os.path.splitext(os.path.basename(args.model))[0])
-    fnet = import_torch_srnn(args.model, options)
-    net = quantize(fnet, formats_from_args(args))
+    if args.source == "nir":
+        from .nir_io import import_nir
+        explicit = {"decision": Decision(args.decision)} if args.decision else {}
+        net = import_nir(args.model, dt=args.dt, formats=formats_from_args(args), **explicit)
+        if args.skip_steps:
+            net.skip_steps = args.skip_steps
+        if args.name:
+            net.name = args.name
+    else:
+        from .importers import SrnnOptions, import_torch_srnn
+        options = SrnnOptions(b0=args.b0, beta=args.beta, tau_m=args.tau_m,
+                              adapt_hidden=not args.no_adapt, readout=args.readout,
+                              decision=Decision(args.decision or "per_step"),
+                              skip_steps=args.skip_steps,
+                              name=args.name or os.path.splitext(os.path.basename(args.model))[0])
+        net = quantize(import_torch_srnn(args.model, options), formats_from_args(args))
     net.save(args.output)
     report = {"model": args.model, "from": args.source, "output": args.output,
               **network_report(net)}
     _emit(args, report, [f"imported  {args.model} ({args.source}): {net.summary()}",
                          f"wrote     {args.output}"])
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .nir_io import export_nir
+    net = load_network(args.network)
+    export_nir(net, args.output, dt=args.dt)
+    _emit(args, {"network": net.name, "to": args.target, "output": args.output, "dt": args.dt},
+          [f"exported  {net.name}: {net.summary()}", f"wrote     {args.output} (NIR, dt {args.dt:g})"])
     return 0
 
 
@@ -334,8 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("network", metavar="NETWORK")
     p = add("import", cmd_import, "import a trained network from another tool and quantise it")
     p.add_argument("model", metavar="MODEL", help="file to import")
-    p.add_argument("--from", dest="source", required=True, choices=["torch-srnn"],
-                   help="torch-srnn: state dict of the SRNN reference code (Yin et al.)")
+    p.add_argument("--from", dest="source", required=True, choices=["torch-srnn", "nir"],
+                   help="torch-srnn: state dict of the SRNN reference code (Yin et al.); "
+                        "nir: a NIR graph (Affine/Linear, LIF, CubaLIF, LI, IF, recurrence)")
+    p.add_argument("--dt", type=float, default=1.0,
+                   help="nir: the time step, in the graph's time unit (default 1.0; a graph "
+                        "exported by spikeforge carries its own)")
     p.add_argument("-o", "--output", required=True, metavar="NET.npz")
     p.add_argument("--name", help="network name (default: the file's stem)")
     p.add_argument("--b0", type=float, default=0.01, help="baseline threshold (default 0.01)")
@@ -344,10 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-adapt", action="store_true", help="hidden layers are LIF, not ALIF")
     p.add_argument("--readout", default="li", choices=["li", "alif"],
                    help="li: leaky integrator; alif: spiking outputs whose membrane is read")
-    p.add_argument("--decision", default="per_step", choices=["per_step", "last", "spike_count",
-                                                             "first_spike"])
+    p.add_argument("--decision", choices=["per_step", "last", "spike_count", "first_spike"],
+                   help="decision rule (default per_step, or what an exported NIR graph says)")
     p.add_argument("--skip-steps", type=int, default=0, help="steps not scored per step")
     add_format_options(p)
+    p = add("export", cmd_export, "export a network to NIR (LIF, CubaLIF and LI layers)")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("--to", dest="target", required=True, choices=["nir"])
+    p.add_argument("-o", "--output", required=True, metavar="GRAPH.nir")
+    p.add_argument("--dt", type=float, default=1.0, help="time step of the exported graph")
     p = add("simulate", cmd_simulate,
             "run input events through a simulator and report accuracy, spikes and operations")
     p.add_argument("network", metavar="NETWORK")
