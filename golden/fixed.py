@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "Rounding", "Overflow", "Fixed", "FixedRangeError",
-    "shift_right", "fit", "check_fits", "as_int64", "bits_for_range",
+    "shift_right", "fit", "check_fits", "out_of_range", "as_int64", "bits_for_range",
 ]
 
 #: Widest format allowed, so that a product of two formats fits in int64.
@@ -152,15 +152,25 @@ def fit(x, fmt: Fixed, overflow: Overflow) -> np.ndarray:
     raise ValueError(f"unknown overflow mode {overflow!r}")
 
 
+def out_of_range(x, fmt: Fixed) -> int | None:
+    """The most extreme value of ``x`` outside ``fmt``, or None if every value fits."""
+    x = np.asarray(x)
+    if not x.size:
+        return None
+    lo, hi = int(x.min()), int(x.max())
+    if lo < fmt.min:
+        return lo
+    if hi > fmt.max:
+        return hi
+    return None
+
+
 def check_fits(x, fmt: Fixed, stage: str) -> np.ndarray:
     """Assert that ``x`` lies in ``fmt``; name the stage and the offending value if not."""
     x = as_int64(x)
-    if x.size:
-        lo, hi = int(x.min()), int(x.max())
-        if lo < fmt.min or hi > fmt.max:
-            bad = lo if lo < fmt.min else hi
-            raise FixedRangeError(f"{stage}: value {bad} outside {fmt} "
-                                  f"[{fmt.min}, {fmt.max}]")
+    bad = out_of_range(x, fmt)
+    if bad is not None:
+        raise FixedRangeError(f"{stage}: value {bad} outside {fmt} [{fmt.min}, {fmt.max}]")
     return x
 
 

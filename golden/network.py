@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fixed import Fixed, Overflow, Rounding, bits_for_range
+from .fixed import Fixed, Overflow, Rounding, bits_for_range, out_of_range
 
 __all__ = [
     "NeuronKind", "Decision", "Formats", "Layer", "Network",
@@ -391,9 +391,7 @@ def _check_array(value, where: str, fmt: Fixed, *, shape=None, ndim=None, rows=N
     if rows is not None and value.shape[0] != rows:
         raise NetworkFileError(f"{where}: shape {value.shape}, expected {rows} rows "
                                f"(one per source)")
-    if value.size:
-        lo, hi = int(value.min()), int(value.max())
-        if lo < fmt.min or hi > fmt.max:
-            bad = lo if lo < fmt.min else hi
-            raise NetworkFileError(f"{where}: value {bad} outside {fmt} range [{fmt.min}, {fmt.max}]")
+    bad = out_of_range(value, fmt)
+    if bad is not None:
+        raise NetworkFileError(f"{where}: value {bad} outside {fmt} range [{fmt.min}, {fmt.max}]")
     return value

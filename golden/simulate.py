@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixed import check_fits
+from .fixed import check_fits, out_of_range
 from .network import Decision, Network
 from .neuron import LayerState, layer_step
 
@@ -65,9 +65,8 @@ def check_inputs(network: Network, x) -> np.ndarray:
         raise InputError(f"x: shape {x.shape} holds no samples or no steps")
     fmt = network.formats.input
     x = x.astype(np.int64)
-    lo, hi = int(x.min()), int(x.max())
-    if lo < fmt.min or hi > fmt.max:
-        bad = lo if lo < fmt.min else hi
+    bad = out_of_range(x, fmt)
+    if bad is not None:
         raise InputError(f"x: event value {bad} outside the network's input format {fmt} "
                          f"[{fmt.min}, {fmt.max}]")
     return x
