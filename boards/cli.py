@@ -1,0 +1,221 @@
+"""Board commands for the ``spikeforge`` command line: build, flash, run, fit.
+
+``add_board_parsers(subparsers)`` registers them; each handler returns an exit
+code and raises ``spikeforge.cli.CommandError`` for user errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_board_parsers", "cmd_build", "cmd_flash", "cmd_run", "cmd_fit"]
+
+
+def _cli():
+    from spikeforge import cli
+    return cli
+
+
+def _progress(args):
+    if getattr(args, "quiet", False):
+        return None
+    return lambda message: print(f"spikeforge: {message}", file=sys.stderr, flush=True)
+
+
+def _emit(args, report: dict, lines: list[str]) -> None:
+    print(json.dumps(report, indent=1) if args.json else "\n".join(lines))
+
+
+def _board(name):
+    from .targets import BoardError, board
+    try:
+        return board(name)
+    except BoardError as exc:
+        raise _cli().CommandError(str(exc)) from None
+
+
+def _user_error(exc):
+    return _cli().CommandError(str(exc))
+
+
+def _boards_errors():
+    from ..sim.tools import ToolError
+    from .targets import BoardError
+    return (BoardError, ToolError)
+
+
+def cmd_build(args) -> int:
+    from .build import build_bitstream
+    cli = _cli()
+    net = cli.load_network(args.network)
+    b = _board(args.board)
+    config = cli.hardware_config(args.lanes)
+    out = Path(args.output or f"build-{b.name}-p{args.lanes}")
+    try:
+        result = build_bitstream(net, b, config=config, build_dir=out, baud=args.baud,
+                                 progress=_progress(args), check_timing=not args.allow_timing_fail)
+    except _boards_errors() as exc:
+        raise _user_error(exc) from None
+    except ValueError as exc:       # e.g. a baud the clock cannot make
+        raise cli.CommandError(f"--baud {args.baud}: {exc}") from None
+    report = result.to_json()
+    lines = [f"board      {b.title}: {b.device.name}, clock {b.clk_hz / 1e6:g} MHz",
+             f"network    {net.name}: {net.summary()}, {args.lanes} lane(s)",
+             f"bitstream  {result.bitstream} ({report['bitstream_bytes']:,} bytes, "
+             f"{result.seconds:.0f} s)"]
+    for key, use in result.resources.items():
+        avail = use.get("available")
+        pct = f" ({100 * use['used'] / avail:.1f} %)" if avail else ""
+        lines.append(f"{key:<10} {use['used']:,} of {avail:,}{pct}" if avail else
+                     f"{key:<10} {use['used']:,}")
+    lines.append(f"timing     Fmax {result.fmax_mhz} MHz vs {result.clock_mhz:g} MHz clock: "
+                 f"{'pass' if result.timing_ok else 'FAIL'}")
+    lines.append(f"estimate   {result.estimate_bram} block RAMs before synthesis")
+    _emit(args, report, lines)
+    return 0
+
+
+def cmd_flash(args) -> int:
+    from .flash import flash
+    b = _board(args.board)
+    try:
+        cmd = flash(args.bitstream, b, persist=args.persist, cable=args.cable,
+                    progress=_progress(args))
+    except _boards_errors() as exc:
+        raise _user_error(exc) from None
+    _emit(args, {"board": b.name, "bitstream": args.bitstream, "command": cmd},
+          [f"loaded {args.bitstream} onto the {b.title}"])
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ..golden import accuracy, check_inputs, simulate
+    from ..golden.inputs import load_inputs
+    from ..hdl.protocol import compare
+    from .host import connect, connect_sim
+    cli = _cli()
+    net = cli.load_network(args.network)
+    x, y = load_inputs(args.input)
+    x = check_inputs(net, x)
+    if args.samples:
+        x = x[:args.samples]
+        y = y[:args.samples] if y is not None else None
+    say = _progress(args) or (lambda m: None)
+    try:
+        if args.sim:
+            board = connect_sim(net, cli.hardware_config(args.lanes), progress=say)
+        else:
+            board = connect(args.port, net, baud=args.baud, timeout=args.timeout)
+        with board:
+            say(f"connected to {board.name}: design tag {board.info.tag:08x}, "
+                f"{board.info.baud:,.0f} baud")
+            if not args.no_load:
+                say("writing the network's weights and parameters")
+                board.load(net)
+            board.clear_counters()
+            say(f"streaming {x.shape[0]} samples x {x.shape[1]} steps")
+            got = board.run(x, progress=say)
+            counters = board.counters()
+    except _boards_errors() as exc:
+        raise _user_error(exc) from None
+    expected = simulate(net, x)
+    problems = compare(net, expected, got, limit=0)
+    report = {"network": net.name, "board": board.name, "samples": int(x.shape[0]),
+              "steps": int(x.shape[1]), "mismatches": len(problems),
+              "first_mismatches": problems[:10], "counters": counters,
+              "link": board.info.to_json(), "accuracy": None}
+    if y is not None:
+        report["accuracy"] = accuracy(net, got.decisions, y)
+    lines = [f"network    {net.name}: {net.summary()}",
+             f"board      {board.name}",
+             f"inputs     {args.input}: {x.shape[0]} samples x {x.shape[1]} steps",
+             f"counters   {counters['CYCLES']:,} busy cycles, {counters['SYNOPS']:,} synaptic "
+             f"ops, spikes {counters['SPIKES']}",
+             f"check      {len(problems)} mismatches: "
+             + ("equal to the golden model" if not problems else "MISMATCHES")]
+    lines += [f"           {p}" for p in problems[:10]]
+    if report["accuracy"] is not None:
+        lines.append(f"accuracy   {100 * report['accuracy']:.2f} %")
+    _emit(args, report, lines)
+    return cli.EXIT_MISMATCH if problems else 0
+
+
+def cmd_fit(args) -> int:
+    from .fit import estimate, largest_hidden
+    from .targets import BOARDS
+    cli = _cli()
+    config = cli.hardware_config(args.lanes)
+    names = [args.board] if args.board else list(BOARDS)
+    report = {"lanes": args.lanes, "boards": []}
+    lines = []
+    net = cli.load_network(args.network) if args.network else None
+    for name in names:
+        b = _board(name)
+        entry = {"board": name, "device": b.device.name,
+                 "bram_available": b.device.bram_blocks}
+        if net is not None:
+            fit = estimate(net, config, b)
+            entry["network"] = fit.to_json()
+            verdict = "fits" if fit.fits else f"does NOT fit: {fit.message()}"
+            lines.append(f"{name:<15} {net.name}: {fit.blocks} of {b.device.bram_blocks} block "
+                         f"RAMs, {verdict}")
+        hidden, fit = largest_hidden(b, config, weight_bits=args.weight_bits)
+        entry["largest_hidden"] = hidden
+        entry["largest_blocks"] = fit.blocks
+        lines.append(f"{name:<15} largest 4 -> N (recurrent ALIF) -> 6 at {args.weight_bits}-bit "
+                     f"weights, {args.lanes} lane(s): N = {hidden} ({fit.blocks} of "
+                     f"{b.device.bram_blocks} block RAMs)")
+        report["boards"].append(entry)
+    _emit(args, report, lines)
+    return 0
+
+
+def add_board_parsers(subparsers) -> None:
+    """Register ``build``, ``flash``, ``run`` and ``fit`` on the CLI's subparsers."""
+    from .build import DEFAULT_BAUD
+    from .targets import BOARDS
+
+    def add(name, func, help):
+        p = subparsers.add_parser(name, help=help, description=help)
+        p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+        p.set_defaults(func=func)
+        return p
+
+    boards = ", ".join(BOARDS)
+    p = add("build", cmd_build, "build a bitstream for an FPGA board and report resource use "
+            "and timing (Yosys + nextpnr)")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("--board", required=True, metavar="NAME", help=boards)
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help="synaptic lanes (default 1)")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud (default {DEFAULT_BAUD})")
+    p.add_argument("-o", "--output", metavar="DIR", help="build folder (default build-BOARD-pP)")
+    p.add_argument("--allow-timing-fail", action="store_true",
+                   help="exit 0 even if nextpnr's Fmax is below the board clock")
+    p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")
+    p.add_argument("bitstream", metavar="BITSTREAM")
+    p.add_argument("--board", required=True, metavar="NAME", help=boards)
+    p.add_argument("--persist", action="store_true", help="write the configuration flash")
+    p.add_argument("--cable", help="openFPGALoader cable name")
+    p = add("run", cmd_run, "run inputs through a board (or the simulated board) over the UART "
+            "link and check every output against the golden model")
+    p.add_argument("network", metavar="NETWORK")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="the board's serial port, e.g. /dev/ttyUSB1")
+    where.add_argument("--sim", action="store_true",
+                       help="the simulated board (the board top in Verilator behind a pty)")
+    p.add_argument("--input", required=True, metavar="FILE", help="input file (.npz) with x, y")
+    p.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help="lanes of the simulated board")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"serial baud (default {DEFAULT_BAUD})")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the board")
+    p.add_argument("--no-load", action="store_true",
+                   help="keep the weights in the bitstream (do not write the network's)")
+    p = add("fit", cmd_fit, "estimate block RAM use on each board and the largest ECG-shaped "
+            "network that fits")
+    p.add_argument("network", metavar="NETWORK", nargs="?")
+    p.add_argument("--board", metavar="NAME", help=f"one of {boards} (default: all)")
+    p.add_argument("--lanes", type=int, default=1, metavar="P")
+    p.add_argument("--weight-bits", type=int, default=8)
