@@ -182,3 +182,15 @@ def test_train_command_errors(tmp_path, capsys, monkeypatch):
     assert main(["digits", "-o", str(tmp_path / "n.npz")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"spikeforge: error: {TORCH_MISSING}"
+
+
+def test_add_train_parser_registers_the_command():
+    import argparse
+    from spikeforge.train.cli import add_train_parser, cmd_train
+    parser = argparse.ArgumentParser(prog="spikeforge")
+    sub = parser.add_subparsers(dest="command")
+    add_train_parser(sub)
+    args = parser.parse_args(["train", "ecg", "-o", "n.npz", "--epochs", "3", "--seed", "2",
+                              "--qat-epochs", "0", "--test-out", "t.npz", "--json"])
+    assert args.func is cmd_train and args.task == "ecg" and args.epochs == 3
+    assert args.seed == 2 and args.qat_epochs == 0 and args.test_out == "t.npz" and args.json

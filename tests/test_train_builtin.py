@@ -10,7 +10,7 @@ pytest.importorskip("sklearn", reason="the digits test set comes from scikit-lea
 
 #: Stated fixed-point test accuracies (docs/training.md), measured with the golden model.
 DIGITS_ACCURACY = 0.95
-ECG_ACCURACY = 0.85
+ECG_ACCURACY = 0.84
 
 
 def test_builtin_digits_reaches_its_accuracy():
