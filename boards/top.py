@@ -350,21 +350,47 @@ class BoardLink(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """A ``BoardLink`` on a platform: board clock, ``uart`` 0, the first LEDs found."""
+    """A ``BoardLink`` on a platform: ``uart`` 0, the first LEDs found, clocked from the
+    board clock divided by ``clock_divide`` (1: the board clock itself).
 
-    def __init__(self, network: Network, config: HardwareConfig, *, clk_hz: int, baud: int):
-        divisor = round(clk_hz / baud)
+    A divided clock is a fabric flip-flop that nextpnr promotes to a global net;
+    the design is held in reset for 2**8 board clocks after configuration (block
+    RAM needs a few microseconds before it reads reliably on iCE40).
+    """
+
+    def __init__(self, network: Network, config: HardwareConfig, *, clk_hz: int, baud: int,
+                 clock_divide: int = 1):
+        if clock_divide not in (1, 2, 4, 8):
+            raise ValueError(f"clock_divide {clock_divide!r}: choose 1, 2, 4 or 8")
+        self.clock_divide = clock_divide
+        self.clk_hz = clk_hz // clock_divide
+        divisor = round(self.clk_hz / baud)
         if divisor < 4:
-            raise ValueError(f"baud {baud}: the {clk_hz / 1e6:g} MHz clock gives {divisor} clocks "
-                             f"per bit; at least 4 are needed")
-        if abs(clk_hz / divisor - baud) / baud > 0.02:
-            raise ValueError(f"baud {baud}: {clk_hz / divisor:.0f} baud is the nearest the "
-                             f"{clk_hz / 1e6:g} MHz clock gives (more than 2 % off)")
-        self.link = BoardLink(network, config, clk_hz=clk_hz, divisor=divisor)
+            raise ValueError(f"baud {baud}: the {self.clk_hz / 1e6:g} MHz clock gives {divisor} "
+                             f"clocks per bit; at least 4 are needed")
+        if abs(self.clk_hz / divisor - baud) / baud > 0.02:
+            raise ValueError(f"baud {baud}: {self.clk_hz / divisor:.0f} baud is the nearest the "
+                             f"{self.clk_hz / 1e6:g} MHz clock gives (more than 2 % off)")
+        self.link = BoardLink(network, config, clk_hz=self.clk_hz, divisor=divisor)
 
     def elaborate(self, platform):
         from amaranth.build import ResourceError
+        from amaranth.hdl import ClockDomain, ClockSignal, ResetSignal
         m = Module()
+        if self.clock_divide > 1:
+            board_clk = platform.request(platform.default_clk, dir="i")
+            m.domains.board = ClockDomain("board", reset_less=True)
+            m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("board").eq(board_clk.i)
+            count = Signal(ceil_log2(self.clock_divide))
+            m.d.board += count.eq(count + 1)
+            slow = Signal()
+            m.d.board += slow.eq(count[-1])
+            por = Signal(8)
+            with m.If(~por.all()):
+                m.d.board += por.eq(por + 1)
+            m.d.comb += [ClockSignal("sync").eq(slow), ResetSignal("sync").eq(~por.all())]
+            platform.add_clock_constraint(slow, self.clk_hz)
         m.submodules.link = link_ = self.link
         uart = platform.request("uart", 0)
         m.d.comb += [link_.rx.eq(uart.rx.i), uart.tx.o.eq(link_.tx)]

@@ -264,3 +264,30 @@ def test_run_command_on_the_simulated_board(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["mismatches"] == 0 and report["samples"] == 2
     assert report["counters"]["INPUT_EVENTS"] > 0
+
+
+# -- a real bitstream --
+
+@pytest.mark.slow
+def test_icebreaker_bitstream_builds_and_reports(tmp_path):
+    require_extra("amaranth_boards")
+    from spikeforge.boards.build import build_bitstream
+    from spikeforge.boards.targets import ToolMissing, board
+    net = random_network(2, 4, (8,), 3)
+    try:
+        result = build_bitstream(net, board("icebreaker"), config=HardwareConfig(lanes=1),
+                                 build_dir=tmp_path / "build", check_timing=False)
+    except ToolMissing as exc:
+        if os.environ.get("SPIKEFORGE_REQUIRE_BOARDS"):
+            raise
+        pytest.skip(str(exc))
+    assert result.bitstream.name == "spikeforge.bin" and result.bitstream.stat().st_size > 100_000
+    res = result.resources
+    assert 0 < res["logic_cells"]["used"] <= res["logic_cells"]["available"] == 5280
+    assert 0 < res["lut"]["used"] and 0 < res["ff"]["used"]
+    assert 0 < res["bram"]["used"] <= 30 and res["bram"]["available"] == 30
+    # the estimate made before synthesis is close to what nextpnr placed
+    assert abs(res["bram"]["used"] - result.estimate_bram) <= 4, (res["bram"], result.estimate_bram)
+    assert result.fmax_mhz is not None and 5 < result.fmax_mhz < 200
+    assert result.clock_mhz == 6.0          # 12 MHz / 2: the iCEBreaker default
+    assert result.timing_ok == (result.fmax_mhz >= 6.0)
