@@ -3,7 +3,9 @@
 Every memory of the accelerator (``hdl.compile``'s list: per layer the weight
 and parameter memories, the accumulators and the neuron state; all P lanes
 wide) and of the board link (frame buffer, result FIFO) is counted in whole
-blocks of the device's best aspect ratio, as Yosys maps them. This is an
+blocks of the device's best aspect ratio, as Yosys maps them (on ECP5 and Gowin
+memories at most 64 deep go to LUT RAM instead, as Yosys chose in the builds
+measured here; iCE40 has no LUT RAM). This is an
 estimate made before synthesis (small memories may end up in logic instead);
 the nextpnr report of a real build is the measured number.
 """
@@ -47,7 +49,10 @@ class MemoryUse:
 
 
 def blocks_for(depth: int, width: int, device: Device) -> tuple[int, tuple]:
-    """Fewest blocks (and the block shape) holding a depth x width memory."""
+    """Fewest blocks (and the block shape) holding a depth x width memory; (0, ("lut", 0))
+    for a memory shallow enough that Yosys puts it in LUT RAM."""
+    if depth <= device.lutram_depth:
+        return 0, ("lutram", device.lutram_depth)
     best = None
     for d, w in device.bram_shapes:
         n = -(-depth // d) * -(-width // w)

@@ -42,6 +42,7 @@ class Device:
     bram_shapes: tuple       # (depth, width) configurations of one block
     spram_blocks: int = 0    # UP5K SPRAM, 16 k x 16 each
     dsp: int = 0
+    lutram_depth: int = 0    # memories this shallow go to LUT RAM (ECP5, Gowin), not blocks
 
     @property
     def bram_kbits(self) -> float:
@@ -61,14 +62,16 @@ UP5K = Device("iCE40 UP5K", "ice40", 5280, 5280, 30, 4096, _ICE40_EBR, spram_blo
 
 
 def _ecp5(size: str, luts: int, ebr: int, dsp: int) -> Device:
-    return Device(f"ECP5 LFE5U-{size}", "ecp5", luts, luts, ebr, 18432, _ECP5_EBR, dsp=dsp)
+    return Device(f"ECP5 LFE5U-{size}", "ecp5", luts, luts, ebr, 18432, _ECP5_EBR, dsp=dsp,
+                  lutram_depth=64)
 
 
 ECP5_12F = _ecp5("12F", 12288, 32, 28)
 ECP5_25F = _ecp5("25F", 24288, 56, 28)
 ECP5_45F = _ecp5("45F", 43848, 108, 72)
 ECP5_85F = _ecp5("85F", 83640, 208, 156)
-GW1NR9 = Device("Gowin GW1NR-9", "gowin", 8640, 6480, 26, 18432, _GOWIN_BSRAM, dsp=20)
+GW1NR9 = Device("Gowin GW1NR-9", "gowin", 8640, 6480, 26, 18432, _GOWIN_BSRAM, dsp=20,
+                lutram_depth=64)
 
 TOOLS = {
     "ice40": ("yosys", "nextpnr-ice40", "icepack"),
@@ -168,16 +171,18 @@ BOARDS = {b.name: b for b in [
           clock_divide=2),
     *[Board(f"ulx3s-{s.lower()}", f"Radiona ULX3S ({s})", dev, 25_000_000,
             f"ulx3s:ULX3S_{s}_Platform", ("-b", "ulx3s"), "bit",
-            "UART on the FTDI (US1 USB port); LEDs 0/1: link activity, core busy",
-            ("openFPGALoader",))
+            "UART on the FTDI (US1 USB port); LEDs 0/1: link activity, core busy; core at "
+            "12.5 MHz (25 MHz / 2): the ECG network reached 23.3 MHz at P=1 on the 85F",
+            ("openFPGALoader",), clock_divide=2)
       for s, dev in (("12F", ECP5_12F), ("25F", ECP5_25F), ("45F", ECP5_45F), ("85F", ECP5_85F))],
     Board("orangecrab", "Good Stuff Department OrangeCrab r0.2 (25F)", ECP5_25F, 48_000_000,
           "orangecrab_r0_2:OrangeCrabR0_2_25FPlatform", ("-b", "orangeCrab"), "bit",
           "no UART on the board: header pins 0 = TX, 1 = RX to a 3.3 V USB-serial adapter; "
-          "RGB LED green = link activity, blue = core busy"),
+          "RGB LED green = link activity, blue = core busy; core at 12 MHz (48 MHz / 4)",
+          clock_divide=4),
     Board("orangecrab-85f", "Good Stuff Department OrangeCrab r0.2 (85F)", ECP5_85F, 48_000_000,
           "orangecrab_r0_2:OrangeCrabR0_2_85FPlatform", ("-b", "orangeCrab"), "bit",
-          "as orangecrab"),
+          "as orangecrab", clock_divide=4),
     Board("tangnano9k", "Sipeed Tang Nano 9K (GW1NR-9)", GW1NR9, 27_000_000,
           "tang_nano_9k:TangNano9kPlatform", ("-b", "tangnano9k"), "fs",
           "open flow (Amaranth 0.5 Apicula): yosys + legacy nextpnr-gowin + apycula's gowin_pack; not built here"),
