@@ -42,7 +42,7 @@ class Device:
     bram_shapes: tuple       # (depth, width) configurations of one block
     spram_blocks: int = 0    # UP5K SPRAM, 16 k x 16 each
     dsp: int = 0
-    lutram_depth: int = 0    # memories this shallow go to LUT RAM (ECP5, Gowin), not blocks
+    lutram_depth: int = 0    # memories this shallow go to LUT RAM (ECP5, Gowin) or flip-flops, not blocks
 
     @property
     def bram_kbits(self) -> float:
@@ -58,7 +58,8 @@ _ICE40_EBR = ((256, 16), (512, 8), (1024, 4), (2048, 2))
 _ECP5_EBR = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 _GOWIN_BSRAM = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 
-UP5K = Device("iCE40 UP5K", "ice40", 5280, 5280, 30, 4096, _ICE40_EBR, spram_blocks=4, dsp=8)
+UP5K = Device("iCE40 UP5K", "ice40", 5280, 5280, 30, 4096, _ICE40_EBR, spram_blocks=4, dsp=8,
+              lutram_depth=4)   # Yosys made 3-deep memories flip-flops, 6-deep ones EBR
 
 
 def _ecp5(size: str, luts: int, ebr: int, dsp: int) -> Device:
