@@ -356,8 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the Verilog goes (default ./spikeforge-demo)")
     p.add_argument("--samples", type=int, metavar="N", help="only the first N test samples")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    from .boards.cli import add_board_parsers
     from .train.cli import add_train_parser
-    p = add_train_parser(sub)
+    add_train_parser(sub)
+    add_board_parsers(sub)
     p = add("info", cmd_info, "describe a network: layers, formats, accumulator widths")
     p.add_argument("network", metavar="NETWORK")
     p = add("import", cmd_import, "import a trained network from another tool and quantise it")

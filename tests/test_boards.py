@@ -17,12 +17,12 @@ from spikeforge.hdl.protocol import compare
 
 
 def require_extra(module: str):
-    """Skip (or, with SPIKEFORGE_REQUIRE_BOARDS=1, fail) without the 'boards' extra."""
+    """Skip (in CI: fail) without the 'boards' extra."""
     try:
         return __import__(module)
     except ImportError:
         message = f"{module} missing: pip install -e '.[boards]'"
-        if os.environ.get("SPIKEFORGE_REQUIRE_BOARDS"):
+        if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
 
@@ -278,7 +278,7 @@ def test_icebreaker_bitstream_builds_and_reports(tmp_path):
         result = build_bitstream(net, board("icebreaker"), config=HardwareConfig(lanes=1),
                                  build_dir=tmp_path / "build", check_timing=False)
     except ToolMissing as exc:
-        if os.environ.get("SPIKEFORGE_REQUIRE_BOARDS"):
+        if os.environ.get("CI"):
             raise
         pytest.skip(str(exc))
     assert result.bitstream.name == "spikeforge.bin" and result.bitstream.stat().st_size > 100_000
