@@ -19,7 +19,7 @@ its quantised twin on the same inputs measures the quantisation loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -100,7 +100,6 @@ class LayerCore(wiring.Component):
         rdata = Const(0, DATA_BITS)
 
         # Weight and parameter memories: read by the engines, written by the host.
-        read_data = {}
         for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
             mem = memory.Memory(shape=data.ArrayLayout(shape, P), depth=init.shape[0],
                                 init=[list(map(int, row)) for row in init])

@@ -8,8 +8,6 @@ opens with pyserial, exactly as it opens a real board's serial port.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,9 +15,7 @@ from amaranth.back import verilog
 
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig
-from .native import build_lock, cache_dir
-from .tools import ToolError, find_verilator
-from .verilog import VERILATOR_WAIVED
+from .native import compile_harness
 
 __all__ = ["SimBoard", "build_sim_board", "SIM_CLK_HZ", "SIM_DIVISOR"]
 
@@ -65,27 +61,7 @@ def build_sim_board(network: Network, config: HardwareConfig = HardwareConfig(),
                     divisor: int = SIM_DIVISOR, progress=None) -> SimBoard:
     """Compile (or reuse) the simulated board of ``network`` under ``config``."""
     from ..boards.top import BoardLink
-    tool = find_verilator()
     top = BoardLink(network, config, clk_hz=SIM_CLK_HZ, divisor=divisor, led_bits=4)
     text = verilog.convert(top, name=TOP, emit_src=False)
-    key = hashlib.sha256((text + HARNESS.read_text() + tool.version).encode()).hexdigest()[:16]
-    folder = cache_dir() / f"board-{key}"
-    binary = folder / "Vboard_top"
-    with build_lock(folder):
-        if not binary.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{TOP}.v").write_text(text)
-            if progress:
-                progress(f"compiling the simulated board in {folder} (about a minute) ...")
-            cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
-                   "--x-initial", "fast", "--noassert", "--top-module", TOP,
-                   "--prefix", "Vboard_top", "-Mdir", str(folder), "-o", "Vboard_top",
-                   "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
-                   *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
-                   str(HARNESS), str(folder / f"{TOP}.v")]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(),
-                                  cwd=folder)
-            if proc.returncode != 0 or not binary.is_file():
-                raise ToolError(f"Verilator failed to build the simulated board in {folder}:\n"
-                                + (proc.stderr or proc.stdout)[-3000:])
+    binary = compile_harness(text, TOP, HARNESS, "board", progress=progress)
     return SimBoard(network, config, binary, divisor)

@@ -21,10 +21,10 @@
 #include <unistd.h>
 #include <vector>
 
-#include "Vboard_top.h"
+#include "Vharness_top.h"
 #include "verilated.h"
 
-static Vboard_top *top;
+static Vharness_top *top;
 static uint64_t cycles = 0;
 
 static void fail(const std::string &msg) {
@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     std::fflush(stdout);
 
     Verilated::commandArgs(argc, argv);
-    top = new Vboard_top;
+    top = new Vharness_top;
     top->rx = 1;
     top->rst = 1;
     tick();

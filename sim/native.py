@@ -28,7 +28,7 @@ from ..hdl.protocol import OutputKind, encode_inputs, input_layout, output_layou
 from .tools import ToolError, find_verilator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog
 
-__all__ = ["NativeModel", "NativeRun", "build_native", "build_lock", "cache_dir"]
+__all__ = ["NativeModel", "NativeRun", "build_native", "build_lock", "cache_dir", "compile_harness"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
 
@@ -108,29 +108,34 @@ class NativeModel:
 
 def build_native(network: Network, config: HardwareConfig, *, progress=None) -> NativeModel:
     """Compile (or reuse) the native model of ``network`` under ``config``."""
-    tool = find_verilator()
-    verilog = emit_verilog(network, config)
-    key = hashlib.sha256((verilog + HARNESS.read_text() + tool.version).encode()).hexdigest()[:16]
-    folder = cache_dir() / f"native-{key}"
-    binary = folder / "Vharness_top"
-    with build_lock(folder):
-        if not binary.is_file():
-            _compile_native(tool, verilog, folder, binary, progress)
+    binary = compile_harness(emit_verilog(network, config), TOP_NAME, HARNESS, "native",
+                             progress=progress)
     return NativeModel(network, config, binary)
 
 
-def _compile_native(tool, verilog: str, folder: Path, binary: Path, progress) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{TOP_NAME}.v").write_text(verilog)
-    if progress:
-        progress(f"compiling the Verilator model in {folder} (about a minute) ...")
-    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
-           "--x-initial", "fast", "--noassert", "--top-module", TOP_NAME,
-           "--prefix", "Vharness_top", "-Mdir", str(folder), "-o", "Vharness_top",
-           "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
-           *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
-           str(HARNESS), str(folder / f"{TOP_NAME}.v")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(), cwd=folder)
-    if proc.returncode != 0 or not binary.is_file():
-        raise ToolError(f"Verilator failed to build the native model in {folder}:\n"
-                        + (proc.stderr or proc.stdout)[-3000:])
+def compile_harness(verilog: str, top: str, harness: Path, kind: str, *, progress=None) -> Path:
+    """Compile ``verilog`` (top module ``top``) with the C++ ``harness`` into an executable,
+    once: the folder under ``cache_dir()`` is named by ``kind`` and the hash of both sources.
+    The harness includes ``Vharness_top.h``."""
+    tool = find_verilator()
+    key = hashlib.sha256((verilog + harness.read_text() + tool.version).encode()).hexdigest()[:16]
+    folder = cache_dir() / f"{kind}-{key}"
+    binary = folder / "Vharness_top"
+    with build_lock(folder):
+        if binary.is_file():
+            return binary
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{top}.v").write_text(verilog)
+        if progress:
+            progress(f"compiling the Verilator model in {folder} (about a minute) ...")
+        cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
+               "--x-initial", "fast", "--noassert", "--top-module", top,
+               "--prefix", "Vharness_top", "-Mdir", str(folder), "-o", "Vharness_top",
+               "-j", str(os.cpu_count() or 1), "-CFLAGS", "-O2",
+               *[f"-Wno-{w}" for w in VERILATOR_WAIVED],
+               str(harness), str(folder / f"{top}.v")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=tool.environ(), cwd=folder)
+        if proc.returncode != 0 or not binary.is_file():
+            raise ToolError(f"Verilator failed to build {folder}:\n"
+                            + (proc.stderr or proc.stdout)[-3000:])
+    return binary
