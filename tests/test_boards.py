@@ -44,7 +44,6 @@ def test_crc8_is_the_standard_crc8_and_frames_round_trip():
 
 
 def test_gateware_crc_equals_the_python_crc():
-    from amaranth.hdl import Const
     from amaranth.sim import Simulator
     from amaranth.hdl import Module, Signal
     from spikeforge.boards import link
@@ -117,7 +116,6 @@ def test_flash_command_per_board(tmp_path):
 
 
 def test_flash_without_a_board_is_one_clear_error(tmp_path, monkeypatch, capsys):
-    from spikeforge.boards.cli import add_board_parsers
     bit_file = tmp_path / "x.bit"
     bit_file.write_bytes(b"\0")
     _fake_loader(tmp_path, "unable to open ftdi device: -3 (device not found)", 1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spikeforge.cli import main
-from spikeforge.golden import Network, accuracy, simulate
+from spikeforge.golden import accuracy, simulate
 from spikeforge.golden.inputs import OUTPUT_ARRAYS, load_inputs, save_inputs
 from spikeforge.golden.randnet import random_events, random_network
 

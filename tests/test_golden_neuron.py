@@ -1,7 +1,6 @@
 """Hand-computed spike trains of one neuron, and layer bookkeeping."""
 
 import numpy as np
-import pytest
 
 from spikeforge.golden import Decision, Formats, Layer, Network, NeuronKind, Rounding, simulate
 

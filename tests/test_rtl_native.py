@@ -8,7 +8,7 @@ import pytest
 from conftest import require_simulator
 from spikeforge.cli import main
 from spikeforge.datasets import load_qtdb
-from spikeforge.golden import Network, accuracy
+from spikeforge.golden import accuracy
 from spikeforge.golden.inputs import save_inputs
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.hdl.config import HardwareConfig
