@@ -289,3 +289,20 @@ def test_icebreaker_bitstream_builds_and_reports(tmp_path):
     assert result.fmax_mhz is not None and 5 < result.fmax_mhz < 200
     assert result.clock_mhz == 6.0          # 12 MHz / 2: the iCEBreaker default
     assert result.timing_ok == (result.fmax_mhz >= 6.0)
+
+
+def test_ecg_record_through_the_simulated_board_equals_golden(qtdb_dir, tmp_path, capsys):
+    """builtin:ecg on a real QTDB test record, over the UART protocol, exactly."""
+    require_extra("serial")
+    from conftest import require_simulator
+    from spikeforge.cli import main
+    from spikeforge.datasets import load_qtdb
+    from spikeforge.golden.inputs import save_inputs
+    require_simulator("verilator")
+    x, y = load_qtdb("test", qtdb_dir)
+    save_inputs(tmp_path / "ecg.npz", x[:1], y[:1])
+    assert main(["run", "builtin:ecg", "--sim", "--input", str(tmp_path / "ecg.npz"),
+                 "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mismatches"] == 0 and report["samples"] == 1 and report["steps"] == 1301
+    assert report["counters"]["SPIKES"][0] > 0
