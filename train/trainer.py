@@ -64,7 +64,7 @@ RECIPES = {
                           tau_adp=(200.0, 25.0), b0=0.01, beta=1.8, name="hidden"),
                 LayerSpec(6, NeuronKind.LI, recurrent=False, tau_m=(5.0, 1.0), name="readout")],
         decision=Decision.PER_STEP, skip_steps=10, lr=1e-2, lr_final=3e-4, batch=64, chunk=326,
-        epochs=250, qat_epochs=15, qat_lr=5e-4,
+        epochs=110, qat_epochs=10, qat_lr=5e-4,
         # 8-bit weights make b0 and the adaptation step 1-2 state LSBs (43 % without,
         # 63 % after QAT); 10 bits lose nothing after QAT (docs/training.md).
         formats=Formats(weight_bits=10)),
