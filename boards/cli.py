@@ -195,7 +195,7 @@ def add_board_parsers(subparsers) -> None:
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud (default {DEFAULT_BAUD})")
     p.add_argument("-o", "--output", metavar="DIR", help="build folder (default build-BOARD-pP)")
     p.add_argument("--clock-divide", type=int, choices=[1, 2, 4, 8], metavar="N",
-                   help="core clock = board clock / N (default: the board's, 2 on iCEBreaker)")
+                   help="core clock = board clock / N (default 1: the board clock)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="exit 0 even if nextpnr's Fmax is below the board clock")
     p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")

@@ -1,6 +1,6 @@
 """The neuron engine: update every neuron of a layer once per step, P lanes per clock."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,7 +39,8 @@ def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
 
 
 class NeuronEngine(wiring.Component):
-    """Reads word ``w`` of accumulators, state and parameters, writes the new state a clock later.
+    """Reads word ``w`` of accumulators, state and parameters, writes the new state three
+    clocks after the read data arrives (a three-stage pipeline).
 
     ``start`` pulses begin a pass over ``words`` words; the accumulator word is
     cleared as it is consumed. Lanes past ``size`` (padding) never spike.
@@ -89,37 +90,57 @@ class NeuronEngine(wiring.Component):
                 m.d.sync += [running.eq(0), word.eq(0)]
         m.d.comb += self.addr.eq(word)
 
-        # One clock later the read data is there: compute and write back.
-        valid = Signal()
-        w_word = Signal(range(self._words))
-        m.d.sync += [valid.eq(running), w_word.eq(word)]
-        m.d.comb += [self.w_addr.eq(w_word), self.w_en.eq(valid), self.busy.eq(running | valid)]
+        # Three pipeline stages after the read, so no clock sees more than one adder
+        # chain: (1) the decay products, rounded; (2) the adaptation, the threshold and
+        # the membrane's input sum; (3) the soft reset, saturation and threshold compare,
+        # written back.
+        valid = [running]
+        words = [word]
+        for _ in range(3):
+            valid.append(Signal())
+            words.append(Signal(range(self._words)))
+            m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
+        last_word = words[-1]
+        m.d.comb += [self.w_addr.eq(last_word), self.w_en.eq(valid[-1]),
+                     self.busy.eq(Cat(*valid).any())]
+
+        def stage(value):
+            """``value`` one clock later."""
+            reg = Signal(value.shape())
+            m.d.sync += reg.eq(value)
+            return reg
 
         for lane in range(lanes):
             st = self.state[lane]
             new = self.w_state[lane]
-            acc = self.acc[lane]
-            bias, alpha = self.bias[lane], self.alpha[lane]
-            leak = shift_right(alpha * st.u, D, rnd)
+            # stage 1
+            leak = stage(shift_right(self.alpha[lane] * st.u, D, rnd))
+            acc, bias = stage(self.acc[lane]), stage(self.bias[lane])
             if kind is NeuronKind.LI:
-                m.d.comb += new.u.eq(fit(leak + acc + bias, S, ovf))
+                m.d.comb += new.u.eq(stage(fit(leak + acc + bias, S, ovf)))
                 continue
-            s_prev = st.s
+            s_prev, b0 = stage(st.s), stage(self.b0[lane])
+            # stage 2
             if kind is NeuronKind.CUBA:
-                current = fit(shift_right(self.alpha_syn[lane] * st.i, D, rnd) + acc + bias, S, ovf)
+                decayed = stage(shift_right(self.alpha_syn[lane] * st.i, D, rnd))
+                current = stage(fit(decayed + acc + bias, S, ovf))
                 m.d.comb += new.i.eq(current)
-                theta = self.b0[lane]
-                u = fit(leak + current - Mux(s_prev, theta, 0), S, ovf)
-            elif kind is NeuronKind.ALIF:
-                a = fit(shift_right(self.rho[lane] * st.a, D, rnd)
-                        + Mux(s_prev, self.adapt[lane], 0), S, ovf)
-                m.d.comb += new.a.eq(a)
-                theta = fit(self.b0[lane] + a, S, ovf)
+                theta = stage(b0)
+                total = stage(leak) + current
             else:
-                theta = self.b0[lane]
-            if kind is not NeuronKind.CUBA:
-                u = fit(leak + acc + bias - Mux(s_prev, theta, 0), S, ovf)
-            lane_valid = w_word * lanes + lane < self._size
+                if kind is NeuronKind.ALIF:
+                    decayed, adapt = stage(shift_right(self.rho[lane] * st.a, D, rnd)), \
+                        stage(self.adapt[lane])
+                    a = fit(decayed + Mux(s_prev, adapt, 0), S, ovf)
+                    m.d.comb += new.a.eq(stage(a))
+                    theta = stage(fit(b0 + a, S, ovf))
+                else:
+                    theta = stage(b0)
+                total = stage(leak + acc + bias)
+            s_prev = stage(s_prev)
+            # stage 3
+            u = fit(total - Mux(s_prev, theta, 0), S, ovf)
+            lane_valid = last_word * lanes + lane < self._size
             spike = (u > theta) & lane_valid
-            m.d.comb += [new.u.eq(u), new.s.eq(spike), self.spikes[lane].eq(spike & valid)]
+            m.d.comb += [new.u.eq(u), new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
         return m
