@@ -17,6 +17,7 @@ import numpy as np
 from ..golden.network import Network
 from ..golden.simulate import Result, check_inputs, operation_counts
 from ..hdl.config import HardwareConfig
+from ..hdl.protocol import ProtocolError, decode_outputs
 from .scoreboard import GoldenReference, Scoreboard
 
 __all__ = ["RtlOutcome", "run_rtl", "decoded_as_result", "NATIVE_ABOVE_STEPS"]
@@ -55,7 +56,6 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
     if engine == "native" and waves:
         raise ValueError("waveforms need the cocotb engine")
     golden = GoldenReference(network).predict(x)
-    scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes)
     if engine == "native":
         from .native import build_native
         model = build_native(network, config, progress=progress)
@@ -63,7 +63,9 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
             progress(f"running {samples} samples x {steps} steps in the native Verilator harness ...")
         run = model.run(x)
         counters, seconds = run.counters, run.seconds
+        scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes)
         mismatches = scoreboard.check(golden, run.records, samples, steps, counters)
+        decoded = scoreboard.decoded
     elif engine == "cocotb":
         from .runner import build_cocotb
         model = build_cocotb(network, config, simulator, waves=bool(waves), progress=progress)
@@ -72,13 +74,15 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
         start = time.perf_counter()
         run = model.run(x, keep=waves)
         seconds = time.perf_counter() - start
-        counters = run.counters
-        mismatches = scoreboard.check(golden, run.records, samples, steps, counters)
-        if run.mismatches and not mismatches:  # the testbench saw something the decode did not
-            mismatches = run.mismatches
+        # the testbench's own scoreboard compared everything; only decode here
+        counters, mismatches = run.counters, run.mismatches
+        try:
+            decoded = decode_outputs(network, run.records, samples, steps)
+        except ProtocolError:
+            decoded = None   # the scoreboard's mismatches say why
     else:
         raise ValueError(f"unknown engine {engine!r}; choose auto, cocotb or native")
-    return RtlOutcome(engine=engine, golden_network=network, simulator=simulator, golden=golden, decoded=scoreboard.decoded,
+    return RtlOutcome(engine=engine, golden_network=network, simulator=simulator, golden=golden, decoded=decoded,
                       counters=counters, mismatches=mismatches, sim_seconds=seconds,
                       waves=Path(waves) if waves else None)
 
