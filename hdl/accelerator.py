@@ -71,7 +71,7 @@ class Accelerator(wiring.Component):
                              acc_bits=net.accumulator(i).width, values=values,
                              value_bits=net.formats.input_bits,
                              regions=[r for r in amap.regions if r.layer == i],
-                             offset_bits=offset_bits)
+                             offset_bits=offset_bits, weight_memory=cfg.weight_memory)
             m.submodules[f"layer{i}"] = core
             cores.append((core, n_in))
             n_in = layer.size

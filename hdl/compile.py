@@ -100,9 +100,13 @@ def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
     return [sum((int(v) & mask) << (lane * bits) for lane, v in enumerate(row)) for row in init]
 
 
-def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig()) -> str:
-    """The accelerator's Verilog, reproducible (no source locations)."""
-    return verilog.convert(Accelerator(network, config), name=TOP_NAME, emit_src=False)
+def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig(), *,
+                 platform=None) -> str:
+    """The accelerator's Verilog, reproducible (no source locations). ``platform``
+    chooses vendor primitives (e.g. ``hdl.spram.SPRAM_PRIMITIVES``); by default
+    every memory is a behavioural one."""
+    return verilog.convert(Accelerator(network, config), name=TOP_NAME, emit_src=False,
+                           platform=platform)
 
 
 def compile_network(network: Network, config: HardwareConfig = HardwareConfig(), outdir=".") -> dict:

@@ -13,8 +13,10 @@ from ..golden.network import Network
 from .neuron import DECAYS, PARAMS
 
 __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
-           "DATA_BITS", "COUNTER_BITS", "ID_VALUE", "REGISTERS"]
+           "DATA_BITS", "COUNTER_BITS", "WEIGHT_MEMORIES", "ID_VALUE", "REGISTERS"]
 
+#: Where a layer's weights can live (``HardwareConfig.weight_memory``).
+WEIGHT_MEMORIES = ("block", "spram")
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
 COUNTER_BITS = 32
@@ -34,11 +36,16 @@ class HardwareConfig:
     ``emit_spikes``: stream hidden-layer spikes (the readout layer's always are).
     ``unit_inputs``: input event values are +1/-1 only; the input layer then
     negates instead of multiplying.
+    ``weight_memory``: where the weights live: ``"block"`` (inferred RAM,
+    initialised with the network's weights) or ``"spram"`` (iCE40 UP5K
+    single-port RAM, ``hdl.spram``: no initial contents, the weights are
+    written at run time through the configuration port).
     """
 
     lanes: int = 1
     emit_spikes: bool = True
     unit_inputs: bool = False
+    weight_memory: str = "block"
 
     def __post_init__(self):
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) \
@@ -47,9 +54,13 @@ class HardwareConfig:
         for name in ("emit_spikes", "unit_inputs"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"HardwareConfig.{name}: {getattr(self, name)!r} is not a bool")
+        if self.weight_memory not in WEIGHT_MEMORIES:
+            raise ValueError(f"HardwareConfig.weight_memory: {self.weight_memory!r} is not one of "
+                             f"{', '.join(WEIGHT_MEMORIES)}")
 
     def to_json(self) -> dict:
-        return {"lanes": self.lanes, "emit_spikes": self.emit_spikes, "unit_inputs": self.unit_inputs}
+        return {"lanes": self.lanes, "emit_spikes": self.emit_spikes, "unit_inputs": self.unit_inputs,
+                "weight_memory": self.weight_memory}
 
 
 def config_signature(addr_bits: int) -> wiring.Signature:
@@ -153,12 +164,17 @@ class AddressMap:
             if rows.shape != (base.rows, base.cols):
                 raise ValueError(f"layers[{i}]: weights {rows.shape} do not fit this core's "
                                  f"{base.rows} x {base.cols} weight memory")
-            for row, col in np.ndindex(*rows.shape):
-                writes.append((self.address(base.name, row, col), int(rows[row, col])))
+            # Every element, padding lanes (zero) included: SPRAM weights start undefined.
+            padded = np.zeros((base.rows, base.row_stride), np.int64)
+            padded[:, :base.cols] = rows
+            for row, col in np.ndindex(*padded.shape):
+                writes.append((self.address(base.name, row, col), int(padded[row, col])))
             for name in PARAMS[layer.kind]:
-                values = getattr(layer, name)
+                region = self.region(f"layers.{i}.{name}")
+                values = np.zeros(region.row_stride, np.int64)
+                values[:region.cols] = getattr(layer, name)
                 for col, value in enumerate(values):
-                    writes.append((self.address(f"layers.{i}.{name}", 0, col), int(value)))
+                    writes.append((self.address(region.name, 0, col), int(value)))
         return writes
 
     def to_json(self) -> dict:

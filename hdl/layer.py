@@ -11,6 +11,7 @@ from .config import DATA_BITS, Region
 from .neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from .protocol import event_layout
 from .scanner import SpikeScanner, index_shape
+from .spram import SPRAMWeights
 from .synapse import SynapseEngine
 
 __all__ = ["LayerCore", "weight_rows", "layer_memories"]
@@ -47,8 +48,10 @@ class LayerCore(wiring.Component):
     """
 
     def __init__(self, *, layer: Layer, formats: Formats, lanes: int, acc_bits: int,
-                 values: str, value_bits: int, regions: list[Region], offset_bits: int):
+                 values: str, value_bits: int, regions: list[Region], offset_bits: int,
+                 weight_memory: str = "block"):
         self._layer, self._formats, self._lanes, self._acc_bits = layer, formats, lanes, acc_bits
+        self._weight_memory = weight_memory
         self._values, self._value_bits = values, value_bits
         self._words = -(-layer.size // lanes)
         self._rows = weight_rows(layer, lanes).shape[0]
@@ -101,29 +104,36 @@ class LayerCore(wiring.Component):
 
         # Weight and parameter memories: read by the engines, written by the host.
         for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
-            mem = memory.Memory(shape=data.ArrayLayout(shape, P), depth=init.shape[0],
-                                init=[list(map(int, row)) for row in init])
-            m.submodules[f"mem_{name}"] = mem
-            rd = mem.read_port()
-            wr = mem.write_port(granularity=1)
             engine_addr = syn.w_addr if name == "weights" else neu.addr
             re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
             cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
-            m.d.comb += [
-                rd.addr.eq(Mux(re, cfg_word, engine_addr)),
-                wr.addr.eq(cfg_word),
-                wr.en.eq(Mux(we, Const(1, P) << cfg_lane, 0)),
-            ]
-            for lane in range(P):
-                m.d.comb += wr.data[lane].eq(self.cfg_wdata)
-            if name == "weights":
-                m.d.comb += syn.w_data.eq(rd.data)
+            lane_en = Mux(we, Const(1, P) << cfg_lane, 0)
+            if name == "weights" and self._weight_memory == "spram":
+                # One port for everything (see hdl.spram); no initial contents.
+                m.submodules.mem_weights = mem = SPRAMWeights(
+                    depth=init.shape[0], lanes=P, weight_bits=f.weight_bits)
+                m.d.comb += [mem.addr.eq(Mux(re | we, cfg_word, engine_addr)),
+                             mem.w_data.eq(self.cfg_wdata), mem.w_en.eq(lane_en)]
+                read_data = mem.r_data
             else:
-                m.d.comb += getattr(neu, name).eq(rd.data)
+                mem = memory.Memory(shape=data.ArrayLayout(shape, P), depth=init.shape[0],
+                                    init=[list(map(int, row)) for row in init])
+                m.submodules[f"mem_{name}"] = mem
+                rd = mem.read_port()
+                wr = mem.write_port(granularity=1)
+                m.d.comb += [rd.addr.eq(Mux(re, cfg_word, engine_addr)), wr.addr.eq(cfg_word),
+                             wr.en.eq(lane_en)]
+                for lane in range(P):
+                    m.d.comb += wr.data[lane].eq(self.cfg_wdata)
+                read_data = rd.data
+            if name == "weights":
+                m.d.comb += syn.w_data.eq(read_data)
+            else:
+                m.d.comb += getattr(neu, name).eq(read_data)
             was_read = Signal(name=f"cfg_read_{name}")
             m.d.sync += was_read.eq(re)
             value = Signal(shape, name=f"cfg_value_{name}")
-            m.d.comb += value.eq(rd.data[cfg_rlane])
+            m.d.comb += value.eq(read_data[cfg_rlane])
             extended = Signal(DATA_BITS, name=f"cfg_ext_{name}")
             m.d.comb += extended.eq(value)   # sign- or zero-extends by the value's shape
             rdata = rdata | Mux(was_read, extended, 0)

@@ -61,20 +61,29 @@ class ResultMonitor:
         self.words: list[int] = []
         self.ready.value = 0
 
-    async def collect(self, samples: int) -> None:
-        done = 0
+    async def collect(self, samples: int, *, watchdog: int | None = None) -> None:
+        """Collect ``samples`` samples' records; fail if ``watchdog`` clocks pass without one."""
+        done = idle = 0
         while done < samples:
+            if watchdog and idle > watchdog:
+                raise AssertionError(f"no result record for {watchdog:,} clocks after record "
+                                     f"{len(self.records)}: the core hangs")
             self.ready.value = 0 if self.stall and self.rng.random() < self.stall else 1
             await ReadOnly()
             if not self.valid.value.is_resolvable:
                 raise AssertionError(f"results__valid is {self.valid.value} (undriven or "
                                      f"uninitialised) after {len(self.records)} records")
             if self.valid.value and self.ready.value:
+                if not self.payload.value.is_resolvable:
+                    raise AssertionError(f"result record {len(self.records)} carries undefined "
+                                         f"bits (X/Z): {self.payload.value}")
                 word = int(self.payload.value)
                 record = unpack(self.layout, word)
                 self.words.append(word)
                 self.records.append(record)
                 done += record["kind"] == OutputKind.SAMPLE_DONE.value
+                idle = 0
+            idle += 1
             await RisingEdge(self.clk)
         self.ready.value = 0
 

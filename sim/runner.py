@@ -20,13 +20,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..golden.inputs import save_inputs
+from ..golden.simulate import simulate
+from ..hdl.compile import cycle_bound
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig
 from .components import decode_words
 from .native import build_lock, cache_dir
 from .tools import find_simulator
-from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog, for_icarus
+from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog, for_icarus, vendor_model
 
 __all__ = ["CocotbModel", "RtlRun", "build_cocotb"]
 
@@ -82,6 +86,7 @@ class CocotbModel:
             job = {"network": str(test_dir / "network.npz"), "inputs": str(test_dir / "inputs.npz"),
                    "results": str(test_dir / "results.json"), "writes": [list(w) for w in writes],
                    "stall": stall, "gaps": gaps, "seed": seed,
+                   "watchdog": self._watchdog(network, x, max(stall, gaps)),
                    "emit_spikes": self.config.emit_spikes}
             (test_dir / "job.json").write_text(json.dumps(job))
             runner = get_runner(self.simulator)
@@ -115,11 +120,25 @@ class CocotbModel:
                       seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
 
 
+    def _watchdog(self, network: Network, x, slowdown: float) -> int:
+        """Clocks without a result record after which the testbench calls the core hung:
+        four times the longest sample's cycle bound, stretched for stalls and gaps."""
+        golden = simulate(network, x)
+        bound = cycle_bound(network, self.config, golden, np.count_nonzero(x, axis=2)).max()
+        return int(4 * bound / (1.0 - min(slowdown, 0.9))) + 10_000
+
+
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
-                 progress=None) -> CocotbModel:
-    """Build (or reuse) ``network`` under ``config`` for ``simulator`` ('verilator' or 'icarus')."""
+                 primitives: bool = False, progress=None) -> CocotbModel:
+    """Build (or reuse) ``network`` under ``config`` for ``simulator`` ('verilator' or 'icarus').
+    ``primitives``: use the iCE40 SPRAM primitives (``weight_memory="spram"``) with Yosys'
+    simulation model instead of the behavioural single-port memory."""
     tool = find_simulator(simulator)
-    verilog = emit_verilog(network, config)
+    if primitives:
+        from ..hdl.spram import SPRAM_PRIMITIVES
+        verilog = emit_verilog(network, config, platform=SPRAM_PRIMITIVES) + vendor_model("SB_SPRAM256KA")
+    else:
+        verilog = emit_verilog(network, config)
     if simulator == "icarus":
         verilog = for_icarus(verilog)
     key = hashlib.sha256(f"{verilog}{tool.version}{waves}".encode()).hexdigest()[:16]

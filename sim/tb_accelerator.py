@@ -63,9 +63,14 @@ async def run_job(dut):
     for addr, value in job.get("writes", []):
         await tb.cfg.write(addr, value)
     await tb.cfg.write(REGISTERS["CONTROL"], 1)  # clear the counters
-    collector = cocotb.start_soon(tb.monitor.collect(samples))
-    await tb.driver.send(encode_inputs(tb.network, x))
-    await collector
+    collector = cocotb.start_soon(tb.monitor.collect(samples, watchdog=job.get("watchdog")))
+    sender = cocotb.start_soon(tb.driver.send(encode_inputs(tb.network, x)))
+    try:
+        await collector
+    except AssertionError as exc:   # undefined outputs: report them as the mismatch
+        _write_results(job, tb, {}, [str(exc)])
+        raise
+    await sender
     while True:  # the core may still be finishing its bookkeeping
         await ReadOnly()
         if not dut.busy.value:
@@ -75,10 +80,14 @@ async def run_job(dut):
     counters = await tb.read_counters()
     expected = tb.reference.predict(x)
     mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters)
-    with open(job["results"], "w") as fh:
-        json.dump({"words": [str(w) for w in tb.monitor.words], "counters": counters,
-                   "mismatches": mismatches}, fh)
+    _write_results(job, tb, counters, mismatches)
     for line in mismatches[:20]:
         dut._log.error("mismatch: %s", line)
     assert not mismatches, f"{len(mismatches)} mismatches between RTL and golden model; first: " \
                            f"{mismatches[0]}"
+
+
+def _write_results(job, tb, counters, mismatches):
+    with open(job["results"], "w") as fh:
+        json.dump({"words": [str(w) for w in tb.monitor.words], "counters": counters,
+                   "mismatches": mismatches}, fh)

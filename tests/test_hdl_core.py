@@ -141,3 +141,18 @@ def test_corrupted_weight_is_detected():
     run = run_accelerator(net, config, x, writes=corrupt)
     problems = compare(net, golden, decode_outputs(net, run.records, 1, 4))
     assert problems and "layer 1 neuron 0: readout expected" in problems[0]
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_spram_weights_loaded_at_run_time(lanes):
+    """SPRAM weights start empty (zero in simulation): loading them makes the core exact."""
+    net = random_network(15, 3, (5,), 3, formats=Formats(weight_bits=10))
+    config = HardwareConfig(lanes=lanes, weight_memory="spram")
+    x = random_events(16, 2, 6, 3, rate=0.5)
+    writes = AddressMap(net, config).network_writes(net)
+    reads = [writes[k][0] for k in (0, 7, len(writes) // 3)]
+    _, run = check(net, x, config, writes=writes, reads=reads)
+    assert run.reads == [writes[k][1] for k in (0, 7, len(writes) // 3)]
+    empty = run_accelerator(net, config, x[:1])
+    problems = compare(net, simulate(net, x[:1]), decode_outputs(net, empty.records, 1, 6))
+    assert problems, "without loading, SPRAM weights are zero and the outputs must differ"

@@ -108,3 +108,17 @@ def test_scoreboard_reports_a_planted_fault_where_it_is(simulator):
     readout = [m for m in run.mismatches if "readout" in m]
     assert readout[0].startswith(f"sample {sample} step {step} layer 1 neuron 1: readout expected ")
     assert all(" neuron 1:" in m for m in readout)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_spram_primitives_with_yosys_model(lanes):
+    """The iCE40 SB_SPRAM256KA instances the board build uses, simulated with Yosys' own model
+    in Icarus (its SPRAM starts as X): weights written through the configuration port, then
+    every output equal to the golden model."""
+    require_simulator("icarus")
+    net = random_network(26, 4, (12,), 3, formats=Formats(weight_bits=10))
+    config = HardwareConfig(lanes=lanes, weight_memory="spram")
+    model = build_cocotb(net, config, "icarus", primitives=True)
+    writes = AddressMap(net, config).network_writes(net)
+    x = random_events(7, 2, 8, 4, values=(1, -1))
+    assert_equal_to_golden(model.run(x, writes=writes, gaps=0.3, stall=0.3))
