@@ -4,6 +4,8 @@
     python benchmarks/bench_boards.py --boards icebreaker --lanes 1 2
     python benchmarks/bench_boards.py --table results.json  # print a saved sweep again
     python benchmarks/bench_boards.py --largest             # fit search only (seconds)
+    python benchmarks/bench_boards.py --confirm --boards icebreaker --lanes 1
+                                      # build the largest network the search finds
 
 Builds run one at a time (Yosys and nextpnr from the YoWASP wheels); each
 result, or the reason a build did not fit, is appended to ``--out`` as JSON
@@ -35,10 +37,16 @@ def ecg_network():
     return ecg_shaped(36)
 
 
-def sweep(boards, lanes, out: Path, build_root: Path, network):
+def sweep(boards, lanes, out: Path, build_root: Path, network, *, largest: bool = False):
+    """Build ``network`` (or, with ``largest``, the largest ECG-shaped network the fit
+    search finds for each board and lane count) and append the results to ``out``."""
     for name in boards:
         for P in lanes:
             b = board(name)
+            if largest:
+                n, _ = largest_hidden(b, HardwareConfig(lanes=P), weights="auto")
+                network = ecg_shaped(n)
+                network.name = f"largest-{n}"
             entry = {"board": name, "lanes": P, "network": network.name,
                      "summary": network.summary()}
             start = time.perf_counter()
@@ -65,15 +73,15 @@ def _use(res, key):
 
 def table(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    lines = ["| board | P | LUT | FF | BRAM (est.) | SPRAM | DSP | Fmax MHz | clock MHz | timing | build s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| board | network | P | LUT | FF | BRAM (est.) | SPRAM | DSP | Fmax MHz | clock MHz | timing | build s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["status"] != "built":
-            lines.append(f"| {r['board']} | {r['lanes']} | {r['status']}: {r['reason'][:150]} "
-                         f"| | | | | | | | {r.get('seconds', '')} |")
+            lines.append(f"| {r['board']} | {r['summary']} | {r['lanes']} | {r['status']}: "
+                         f"{r['reason'][:150]} | | | | | | | | {r.get('seconds', '')} |")
             continue
         res = r["resources"]
-        lines.append(f"| {r['board']} | {r['lanes']} | {_use(res, 'lut')} | {_use(res, 'ff')} | "
+        lines.append(f"| {r['board']} | {r['summary']} | {r['lanes']} | {_use(res, 'lut')} | {_use(res, 'ff')} | "
                      f"{_use(res, 'bram')} ({r['estimate_bram_blocks']}) | {_use(res, 'spram')} | "
                      f"{_use(res, 'dsp')} | {r['fmax_mhz']} | {r['clock_mhz']:g} | "
                      f"{'pass' if r['timing_ok'] else 'FAIL'} | {r['seconds']} |")
@@ -88,8 +96,9 @@ def largest_table(boards, lanes, weight_bits=8) -> str:
         cells = []
         for P in lanes:
             try:
-                n, fit = largest_hidden(b, HardwareConfig(lanes=P), weight_bits=weight_bits)
-                cells.append(f"{n} ({fit.blocks})")
+                n, fit = largest_hidden(b, HardwareConfig(lanes=P), weight_bits=weight_bits,
+                                        weights="auto")
+                cells.append(f"{n} ({fit.blocks}" + (f", {fit.spram} SPRAM" if fit.spram else "") + ")")
             except FitError:
                 cells.append("none")
         lines.append(f"| {name} | {b.device.name} | {b.device.bram_blocks} | " + " | ".join(cells) + " |")
@@ -104,6 +113,8 @@ def main(argv=None):
     p.add_argument("--build-root", type=Path, default=Path("/tmp/spikeforge-bench-builds"))
     p.add_argument("--table", type=Path, metavar="JSONL", help="only print a saved sweep")
     p.add_argument("--largest", action="store_true", help="only the fit search")
+    p.add_argument("--confirm", action="store_true",
+                   help="build the largest network the fit search finds (per board and lanes)")
     args = p.parse_args(argv)
     if args.table:
         print(table(args.table))
@@ -112,6 +123,11 @@ def main(argv=None):
           "(estimate; block RAMs used in brackets):\n")
     print(largest_table(args.boards if not args.largest else list(BOARDS), args.lanes))
     if args.largest:
+        return 0
+    if args.confirm:
+        sweep(args.boards, args.lanes, args.out, args.build_root, None, largest=True)
+        print(f"\nBuilds of the largest networks:\n")
+        print(table(args.out))
         return 0
     net = ecg_network()
     print(f"\nEstimated block RAMs for {net.name} ({net.summary()}):")

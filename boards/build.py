@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig
-from .fit import check_fit
+from .fit import fitting_config
 from .targets import Board, BoardError, toolchain_env
 from .top import BoardTop
 
@@ -113,16 +113,21 @@ def _yosys_cells(rpt: Path) -> dict:
 
 def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = HardwareConfig(),
                     build_dir, baud: int = DEFAULT_BAUD, progress=None,
-                    check_timing: bool = True, clock_divide: int | None = None) -> BuildResult:
-    """Fit check, elaborate, synthesise, place and route, pack. Raises FitError,
-    ToolMissing, BuildError, or TimingError (after the bitstream is written)."""
-    fit = check_fit(network, config, board)
+                    check_timing: bool = True, clock_divide: int | None = None,
+                    weights: str = "auto") -> BuildResult:
+    """Fit check, elaborate, synthesise, place and route, pack. ``weights`` places the
+    weight memories ("auto": block RAM, else the UP5K's SPRAM; ``fit.fitting_config``),
+    overriding ``config.spram_layers``. Raises FitError, ToolMissing, BuildError, or
+    TimingError (after the bitstream is written)."""
+    config, fit = fitting_config(network, config, board, weights)
     env = toolchain_env(board)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda message: None)
+    spram = (f", weights of layers {list(config.spram_layers)} in {fit.spram} of "
+             f"{board.device.spram_blocks} SPRAM blocks" if config.spram_layers else "")
     say(f"elaborating {network.name} for {board.name} (lanes {config.lanes}, "
-        f"~{fit.blocks} of {board.device.bram_blocks} block RAMs estimated)")
+        f"~{fit.blocks} of {board.device.bram_blocks} block RAMs estimated{spram})")
     platform = board.platform()
     divide = board.clock_divide if clock_divide is None else clock_divide
     top = BoardTop(network, config, clk_hz=board.clk_hz, baud=baud, clock_divide=divide)
@@ -147,6 +152,8 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
                          resources=resources, fmax_mhz=fmax, clock_mhz=top.clk_hz / 1e6,
                          seconds=seconds, estimate_bram=fit.blocks, log=log,
                          extra={"baud": baud, "link": top.link.info.to_json(),
+                                "spram_layers": list(config.spram_layers),
+                                "estimate_spram_blocks": fit.spram,
                                 "board_clock_mhz": board.clk_hz / 1e6, "clock_divide": divide,
                                 "network": network.name})
     say(f"built {bitstream} in {seconds:.0f} s: Fmax {fmax} MHz (clock {top.clk_hz / 1e6:g} MHz)")

@@ -6,6 +6,7 @@ code and raises ``spikeforge.cli.CommandError`` for user errors.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -56,15 +57,18 @@ def cmd_build(args) -> int:
     try:
         result = build_bitstream(net, b, config=config, build_dir=out, baud=args.baud,
                                  progress=_progress(args), check_timing=not args.allow_timing_fail,
-                                 clock_divide=args.clock_divide)
+                                 clock_divide=args.clock_divide, weights=args.weights)
     except _boards_errors() as exc:
         raise _user_error(exc) from None
     except ValueError as exc:       # e.g. a baud the clock cannot make
         raise cli.CommandError(f"--baud {args.baud}: {exc}") from None
     report = result.to_json()
+    spram = report["spram_layers"]
     lines = [f"board      {b.title}: {b.device.name}, clock {b.clk_hz / 1e6:g} MHz, core "
              f"{result.clock_mhz:g} MHz",
              f"network    {net.name}: {net.summary()}, {args.lanes} lane(s)",
+             f"weights    " + (f"layers {spram} in SPRAM (written at run time: spikeforge run "
+                               f"loads them), the rest in block RAM" if spram else "in block RAM"),
              f"bitstream  {result.bitstream} ({report['bitstream_bytes']:,} bytes, "
              f"{result.seconds:.0f} s)"]
     for key, use in result.resources.items():
@@ -107,12 +111,18 @@ def cmd_run(args) -> int:
     say = _progress(args) or (lambda m: None)
     try:
         if args.sim:
-            board = connect_sim(net, cli.hardware_config(args.lanes), progress=say)
+            config = cli.hardware_config(args.lanes)
+            if args.weights == "spram":
+                config = dataclasses.replace(config, spram_layers=tuple(range(len(net.layers))))
+            board = connect_sim(net, config, progress=say)
         else:
             board = connect(args.port, net, baud=args.baud, timeout=args.timeout)
         with board:
             say(f"connected to {board.name}: design tag {board.info.tag:08x}, "
                 f"{board.info.baud:,.0f} baud")
+            if args.no_load and board.config.spram_layers:
+                raise cli.CommandError("--no-load: this bitstream keeps the weights in SPRAM, "
+                                       "which a bitstream cannot initialise; let run load them")
             if not args.no_load:
                 say("writing the network's weights and parameters")
                 board.load(net)
@@ -144,34 +154,67 @@ def cmd_run(args) -> int:
     return cli.EXIT_MISMATCH if problems else 0
 
 
+def _usage(fit) -> str:
+    text = f"{fit.blocks} of {fit.device.bram_blocks} block RAMs"
+    if fit.spram_layers:
+        text += (f", weights of layers {list(fit.spram_layers)} in {fit.spram} of "
+                 f"{fit.device.spram_blocks} SPRAM blocks")
+    return text
+
+
+def _weight_memories(b, weights: str) -> list[str]:
+    if weights == "auto":
+        return ["block", "auto"] if b.device.spram_blocks else ["block"]
+    return [weights]
+
+
 def cmd_fit(args) -> int:
-    from .fit import estimate, largest_hidden
+    from .fit import FitError, ecg_shaped, fitting_config, largest_hidden
     from .targets import BOARDS
     cli = _cli()
     config = cli.hardware_config(args.lanes)
     names = [args.board] if args.board else list(BOARDS)
-    report = {"lanes": args.lanes, "boards": []}
+    report = {"lanes": args.lanes, "weights": args.weights, "boards": []}
     lines = []
     net = cli.load_network(args.network) if args.network else None
     for name in names:
         b = _board(name)
         entry = {"board": name, "device": b.device.name,
-                 "bram_available": b.device.bram_blocks}
+                 "bram_available": b.device.bram_blocks, "spram_available": b.device.spram_blocks}
         if net is not None:
-            fit = estimate(net, config, b)
-            entry["network"] = fit.to_json()
-            verdict = "fits" if fit.fits else f"does NOT fit: {fit.message()}"
-            lines.append(f"{name:<15} {net.name}: {fit.blocks} of {b.device.bram_blocks} block "
-                         f"RAMs, {verdict}")
-        hidden, fit = largest_hidden(b, config, weight_bits=args.weight_bits)
-        entry["largest_hidden"] = hidden
-        entry["largest_blocks"] = fit.blocks
-        lines.append(f"{name:<15} largest 4 -> N (recurrent ALIF) -> 6 at {args.weight_bits}-bit "
-                     f"weights, {args.lanes} lane(s): N = {hidden} ({fit.blocks} of "
-                     f"{b.device.bram_blocks} block RAMs)")
+            try:
+                chosen, fit = fitting_config(net, config, b, args.weights)
+                verdict = "fits"
+            except FitError as exc:
+                fit, verdict = None, f"does NOT fit: {exc}"
+            entry["network"] = fit.to_json() if fit else {"fits": False, "error": verdict[14:]}
+            lines.append(f"{name:<15} {net.name}: " + (f"{_usage(fit)}, " if fit else "") + verdict)
+        memories = _weight_memories(b, args.weights)
+        entry["largest"] = []
+        for where in memories:
+            try:
+                hidden, fit = largest_hidden(b, config, weight_bits=args.weight_bits, weights=where)
+            except FitError as exc:
+                entry["largest"].append({"weights": where, "hidden": 0, "error": str(exc)})
+                lines.append(f"{name:<15} {exc}")
+                continue
+            shape = ecg_shaped(hidden, weight_bits=args.weight_bits)
+            synapses = sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in shape.layers)
+            entry["largest"].append({"weights": where, "hidden": hidden, "synapses": synapses,
+                                     "weight_bits": args.weight_bits, "estimate": fit.to_json()})
+            lines.append(f"{name:<15} largest 4 -> N (recurrent ALIF) -> 6, {args.weight_bits}-bit "
+                         f"weights ({where}), {args.lanes} lane(s): N = {hidden}, {synapses:,} "
+                         f"synapses ({_usage(fit)})")
         report["boards"].append(entry)
     _emit(args, report, lines)
     return 0
+
+
+def weights_option(p, default: str, help: str | None = None) -> None:
+    from .fit import WEIGHT_CHOICES
+    p.add_argument("--weights", choices=WEIGHT_CHOICES, default=default,
+                   help=help or "where the weights live: block RAM, the iCE40 UP5K's SPRAM "
+                   "(written at run time), or auto (block RAM if it fits, else SPRAM; default)")
 
 
 def add_board_parsers(subparsers) -> None:
@@ -198,6 +241,7 @@ def add_board_parsers(subparsers) -> None:
                    help="core clock = board clock / N (default 1: the board clock)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="exit 0 even if nextpnr's Fmax is below the board clock")
+    weights_option(p, "auto")
     p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")
     p.add_argument("bitstream", metavar="BITSTREAM")
     p.add_argument("--board", required=True, metavar="NAME", help=boards)
@@ -217,9 +261,11 @@ def add_board_parsers(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the board")
     p.add_argument("--no-load", action="store_true",
                    help="keep the weights in the bitstream (do not write the network's)")
+    weights_option(p, "auto", "the simulated board's weight memory ('auto' is block RAM)")
     p = add("fit", cmd_fit, "estimate block RAM use on each board and the largest ECG-shaped "
             "network that fits")
     p.add_argument("network", metavar="NETWORK", nargs="?")
     p.add_argument("--board", metavar="NAME", help=f"one of {boards} (default: all)")
     p.add_argument("--lanes", type=int, default=1, metavar="P")
     p.add_argument("--weight-bits", type=int, default=8)
+    weights_option(p, "auto")

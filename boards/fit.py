@@ -8,10 +8,16 @@ memories at most 64 deep go to LUT RAM instead, as Yosys chose in the builds
 measured here; iCE40 has no LUT RAM). This is an
 estimate made before synthesis (small memories may end up in logic instead);
 the nextpnr report of a real build is the measured number.
+
+The weights of the layers in ``HardwareConfig.spram_layers`` go to the iCE40
+UP5K's single-port RAMs instead (``hdl.spram``: 16 k x 16 blocks, each lane a
+whole number of nibbles); ``fitting_config`` moves weight memories there,
+largest first, when block RAM alone is too small ("auto").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from amaranth.lib import data
@@ -20,11 +26,15 @@ from ..golden.network import Network
 from ..hdl.config import HardwareConfig
 from ..hdl.layer import layer_memories
 from ..hdl.neuron import state_layout
+from ..hdl.spram import SPRAM_DEPTH, SPRAM_WIDTH, lane_bits, spram_tiles
 from .link import LinkInfo
 from .targets import Board, BoardError, Device
 
 __all__ = ["MemoryUse", "FitReport", "design_memories", "blocks_for", "estimate", "check_fit",
-           "FitError", "largest_hidden", "ecg_shaped"]
+           "FitError", "largest_hidden", "ecg_shaped", "fitting_config", "WEIGHT_CHOICES"]
+
+#: ``--weights`` choices: where the weight memories go ("auto": block RAM, else SPRAM).
+WEIGHT_CHOICES = ("auto", "block", "spram")
 
 
 class FitError(BoardError):
@@ -38,6 +48,7 @@ class MemoryUse:
     width: int
     blocks: int
     shape: tuple      # (depth, width) of one block as used
+    kind: str = "bram"   # "bram" (blocks are block RAMs), "lutram" (none) or "spram"
 
     @property
     def bits(self) -> int:
@@ -45,7 +56,7 @@ class MemoryUse:
 
     def to_json(self) -> dict:
         return {"name": self.name, "depth": self.depth, "width": self.width, "bits": self.bits,
-                "blocks": self.blocks, "block_shape": list(self.shape)}
+                "blocks": self.blocks, "block_shape": list(self.shape), "kind": self.kind}
 
 
 def blocks_for(depth: int, width: int, device: Device) -> tuple[int, tuple]:
@@ -61,22 +72,26 @@ def blocks_for(depth: int, width: int, device: Device) -> tuple[int, tuple]:
     return best
 
 
-def design_memories(network: Network, config: HardwareConfig) -> list[tuple[str, int, int]]:
-    """(name, depth, width in bits) of every memory of the board design."""
+def design_memories(network: Network, config: HardwareConfig) -> list[tuple[str, int, int, str]]:
+    """(name, depth, width in bits, "block" or "spram") of every memory of the board design."""
     P, f = config.lanes, network.formats
     mems = []
     for i, layer in enumerate(network.layers):
         acc_bits = network.accumulator(i).width
         words = -(-layer.size // P)
         for name, (shape, init) in layer_memories(layer, f, P, acc_bits).items():
+            if name == "weights" and i in config.spram_layers:
+                mems.append((f"layers.{i}.{name}", int(init.shape[0]), P * lane_bits(f.weight_bits),
+                             "spram"))
+                continue
             width = data.Layout.cast(data.ArrayLayout(shape, P)).size
-            mems.append((f"layers.{i}.{name}", int(init.shape[0]), width))
-        mems.append((f"layers.{i}.acc", words, acc_bits * P))
-        mems.append((f"layers.{i}.state", words, state_layout(layer.kind, f).size * P))
+            mems.append((f"layers.{i}.{name}", int(init.shape[0]), width, "block"))
+        mems.append((f"layers.{i}.acc", words, acc_bits * P, "block"))
+        mems.append((f"layers.{i}.state", words, state_layout(layer.kind, f).size * P, "block"))
     from .top import RESULT_FIFO_DEPTH
     info = LinkInfo.for_design(network, config, 1, 4)
-    mems.append(("link.frame_buffer", 256, 8))
-    mems.append(("link.results", RESULT_FIFO_DEPTH, info.out_bits))
+    mems.append(("link.frame_buffer", 256, 8, "block"))
+    mems.append(("link.results", RESULT_FIFO_DEPTH, info.out_bits, "block"))
     return mems
 
 
@@ -87,19 +102,34 @@ class FitReport:
     memories: list
     lanes: int
 
+    spram_layers: tuple = ()
+
     @property
     def blocks(self) -> int:
-        return sum(m.blocks for m in self.memories)
+        """Block RAMs."""
+        return sum(m.blocks for m in self.memories if m.kind == "bram")
+
+    @property
+    def spram(self) -> int:
+        """SPRAM blocks (iCE40 UP5K)."""
+        return sum(m.blocks for m in self.memories if m.kind == "spram")
 
     @property
     def fits(self) -> bool:
-        return self.blocks <= self.device.bram_blocks
+        return self.blocks <= self.device.bram_blocks and self.spram <= self.device.spram_blocks
 
-    def largest(self) -> MemoryUse:
-        return max(self.memories, key=lambda m: m.blocks)
+    def largest(self, kind: str = "bram") -> MemoryUse:
+        return max((m for m in self.memories if m.kind == kind), key=lambda m: m.blocks)
 
     def message(self) -> str:
         dev = self.device
+        if self.spram > dev.spram_blocks:
+            big = self.largest("spram")
+            have = (f"{dev.name} has {dev.spram_blocks}" if dev.spram_blocks else
+                    f"{dev.name} has no SPRAM (use --weights block)")
+            return (f"{big.name} needs {big.bits:,} bits ({big.depth} x {big.width}) in {big.blocks} "
+                    f"SPRAM blocks (16 k x 16) and the design {self.spram} in all; {have}: use "
+                    f"fewer lanes/neurons/weight bits or a larger board")
         big = self.largest()
         return (f"{big.name} needs {big.bits:,} bits ({big.depth} x {big.width}) in {big.blocks} "
                 f"block RAMs and the design {self.blocks} in all; {dev.name} has "
@@ -108,17 +138,72 @@ class FitReport:
 
     def to_json(self) -> dict:
         return {"board": self.board, "device": self.device.name, "lanes": self.lanes,
+                "spram_layers": list(self.spram_layers),
                 "bram_blocks": self.blocks, "bram_available": self.device.bram_blocks,
+                "spram_blocks": self.spram, "spram_available": self.device.spram_blocks,
                 "fits": self.fits, "memories": [m.to_json() for m in self.memories]}
 
 
 def estimate(network: Network, config: HardwareConfig, board: Board) -> FitReport:
     dev = board.device
     uses = []
-    for name, depth, width in design_memories(network, config):
+    for name, depth, width, where in design_memories(network, config):
+        if where == "spram":
+            banks, slices = spram_tiles(depth, config.lanes, network.formats.weight_bits)
+            uses.append(MemoryUse(name, depth, width, banks * slices, (SPRAM_DEPTH, SPRAM_WIDTH),
+                                  "spram"))
+            continue
         n, shape = blocks_for(depth, width, dev)
-        uses.append(MemoryUse(name, depth, width, n, shape))
-    return FitReport(board.name, dev, uses, config.lanes)
+        uses.append(MemoryUse(name, depth, width, n, shape, "lutram" if shape[0] == "lutram" else "bram"))
+    return FitReport(board.name, dev, uses, config.lanes, config.spram_layers)
+
+
+def spram_placement(network: Network, config: HardwareConfig, weights: str) -> tuple:
+    """``spram_layers`` for ``weights`` "block" (none) or "spram" (every layer)."""
+    return () if weights == "block" else tuple(range(len(network.layers)))
+
+
+def fitting_config(network: Network, config: HardwareConfig, board: Board,
+                   weights: str = "auto") -> tuple[HardwareConfig, FitReport]:
+    """``config`` with its ``spram_layers`` chosen by ``weights`` and its estimate.
+
+    "block": every weight memory in block RAM; "spram": every one in SPRAM;
+    "auto": block RAM if the design fits, else the weight memories that take the
+    most block RAMs move to SPRAM one by one until the design fits (devices
+    with SPRAM only). Raises FitError saying what does not fit."""
+    if weights not in WEIGHT_CHOICES:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_CHOICES)}, not {weights!r}")
+    where = f"{network.name} on {board.name} (lanes {config.lanes})"
+    if weights == "spram" and not board.device.spram_blocks:
+        raise FitError(f"{where}: --weights spram: {board.device.name} has no SPRAM "
+                       f"(only the iCE40 UP5K has); use --weights block")
+    if weights != "auto":
+        candidate = dataclasses.replace(config, spram_layers=spram_placement(network, config, weights))
+        report = estimate(network, candidate, board)
+        if not report.fits:
+            raise FitError(f"{where}: {report.message()}")
+        return candidate, report
+    candidate = dataclasses.replace(config, spram_layers=())
+    first = report = estimate(network, candidate, board)
+    if board.device.spram_blocks:
+        by_size = sorted((m for m in report.memories if m.name.endswith(".weights")),
+                         key=lambda m: -m.blocks)
+        moved = []
+        for memory in by_size:
+            if report.fits or memory.blocks == 0:
+                break
+            moved.append(int(memory.name.split(".")[1]))
+            trial = dataclasses.replace(candidate, spram_layers=tuple(sorted(moved)))
+            trial_report = estimate(network, trial, board)
+            if trial_report.spram > board.device.spram_blocks:
+                moved.pop()
+                continue
+            candidate, report = trial, trial_report
+    if report.fits:
+        return candidate, report
+    tail = (f"; with the weights of layers {list(candidate.spram_layers)} in SPRAM: {report.message()}"
+            if candidate.spram_layers else "")
+    raise FitError(f"{where}: {first.message()}{tail}")
 
 
 def check_fit(network: Network, config: HardwareConfig, board: Board) -> FitReport:
@@ -136,18 +221,22 @@ def ecg_shaped(hidden: int, *, weight_bits: int = 8, seed: int = 0) -> Network:
 
 
 def largest_hidden(board: Board, config: HardwareConfig, *, weight_bits: int = 8,
-                   limit: int = 4096) -> tuple[int, FitReport]:
-    """Largest hidden size N of a 4 -> N -> 6 ECG-shaped network whose memories fit (by
-    bisection over the estimate, which grows with N)."""
-    def fits(n):
-        return estimate(ecg_shaped(n, weight_bits=weight_bits), config, board).fits
-    if not fits(1):
-        raise FitError(f"even a 4 -> 1 -> 6 network does not fit {board.name}")
+                   weights: str = "block", limit: int = 4096) -> tuple[int, FitReport]:
+    """Largest hidden size N of a 4 -> N -> 6 ECG-shaped network whose memories fit with
+    its weights placed by ``weights`` (``fitting_config``), by bisection over N."""
+    def fitting(n):
+        try:
+            return fitting_config(ecg_shaped(n, weight_bits=weight_bits), config, board, weights)[1]
+        except FitError:
+            return None
+    if fitting(1) is None:
+        raise FitError(f"even a 4 -> 1 -> 6 network does not fit {board.name} with the "
+                       f"weights in {weights}")
     lo, hi = 1, 2
-    while hi <= limit and fits(hi):
+    while hi <= limit and fitting(hi):
         lo, hi = hi, hi * 2
     hi = min(hi, limit + 1)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo, estimate(ecg_shaped(lo, weight_bits=weight_bits), config, board)
+        lo, hi = (mid, hi) if fitting(mid) else (lo, mid)
+    return lo, fitting(lo)

@@ -111,7 +111,10 @@ class Board:
 
     def check_network(self, network: Network, config: HardwareConfig | None = None) -> None:
         """Raise LinkError unless the bitstream was built for ``network``'s architecture."""
-        configs = [config] if config else [HardwareConfig(lanes=p) for p in (1, 2, 4, 8, 16)]
+        layers = range(len(network.layers))
+        placements = [tuple(i for i in layers if mask >> i & 1) for mask in range(1 << len(layers))]
+        configs = [config] if config else [HardwareConfig(lanes=p, spram_layers=s)
+                                           for p in (1, 2, 4, 8, 16) for s in placements]
         for cfg in configs:
             if link.design_tag(network, cfg) == self.info.tag:
                 self.network, self.config = network, cfg

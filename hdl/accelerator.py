@@ -31,6 +31,9 @@ class Accelerator(wiring.Component):
         if not isinstance(config, HardwareConfig):
             raise TypeError(f"Accelerator: config must be a HardwareConfig, not {config!r}")
         network.validate()
+        if any(i >= len(network.layers) for i in config.spram_layers):
+            raise ValueError(f"Accelerator: HardwareConfig.spram_layers {config.spram_layers} names "
+                             f"a layer the network ({len(network.layers)} layers) does not have")
         self._network, self._config = network, config
         self._map = AddressMap(network, config)
         super().__init__({
@@ -71,7 +74,8 @@ class Accelerator(wiring.Component):
                              acc_bits=net.accumulator(i).width, values=values,
                              value_bits=net.formats.input_bits,
                              regions=[r for r in amap.regions if r.layer == i],
-                             offset_bits=offset_bits, weight_memory=cfg.weight_memory)
+                             offset_bits=offset_bits,
+                             weight_memory="spram" if i in cfg.spram_layers else "block")
             m.submodules[f"layer{i}"] = core
             cores.append((core, n_in))
             n_in = layer.size

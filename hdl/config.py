@@ -13,10 +13,8 @@ from ..golden.network import Network
 from .neuron import DECAYS, PARAMS
 
 __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
-           "DATA_BITS", "COUNTER_BITS", "WEIGHT_MEMORIES", "ID_VALUE", "REGISTERS"]
+           "DATA_BITS", "COUNTER_BITS", "ID_VALUE", "REGISTERS"]
 
-#: Where a layer's weights can live (``HardwareConfig.weight_memory``).
-WEIGHT_MEMORIES = ("block", "spram")
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
 COUNTER_BITS = 32
@@ -36,16 +34,16 @@ class HardwareConfig:
     ``emit_spikes``: stream hidden-layer spikes (the readout layer's always are).
     ``unit_inputs``: input event values are +1/-1 only; the input layer then
     negates instead of multiplying.
-    ``weight_memory``: where the weights live: ``"block"`` (inferred RAM,
-    initialised with the network's weights) or ``"spram"`` (iCE40 UP5K
-    single-port RAM, ``hdl.spram``: no initial contents, the weights are
-    written at run time through the configuration port).
+    ``spram_layers``: layers whose weights live in iCE40 UP5K single-port RAM
+    (``hdl.spram``: no initial contents, the weights are written at run time
+    through the configuration port); the others' weights are in inferred
+    block RAM initialised with the network's weights.
     """
 
     lanes: int = 1
     emit_spikes: bool = True
     unit_inputs: bool = False
-    weight_memory: str = "block"
+    spram_layers: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) \
@@ -54,13 +52,15 @@ class HardwareConfig:
         for name in ("emit_spikes", "unit_inputs"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"HardwareConfig.{name}: {getattr(self, name)!r} is not a bool")
-        if self.weight_memory not in WEIGHT_MEMORIES:
-            raise ValueError(f"HardwareConfig.weight_memory: {self.weight_memory!r} is not one of "
-                             f"{', '.join(WEIGHT_MEMORIES)}")
+        layers = self.spram_layers
+        if not isinstance(layers, tuple) or any(not isinstance(i, int) or isinstance(i, bool) or i < 0
+                                                for i in layers) or list(layers) != sorted(set(layers)):
+            raise ValueError(f"HardwareConfig.spram_layers: {layers!r} is not a sorted tuple of "
+                             f"distinct layer indices")
 
     def to_json(self) -> dict:
         return {"lanes": self.lanes, "emit_spikes": self.emit_spikes, "unit_inputs": self.unit_inputs,
-                "weight_memory": self.weight_memory}
+                "spram_layers": list(self.spram_layers)}
 
 
 def config_signature(addr_bits: int) -> wiring.Signature:

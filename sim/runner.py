@@ -131,7 +131,7 @@ class CocotbModel:
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
                  primitives: bool = False, progress=None) -> CocotbModel:
     """Build (or reuse) ``network`` under ``config`` for ``simulator`` ('verilator' or 'icarus').
-    ``primitives``: use the iCE40 SPRAM primitives (``weight_memory="spram"``) with Yosys'
+    ``primitives``: use the iCE40 SPRAM primitives (``HardwareConfig.spram_layers``) with Yosys'
     simulation model instead of the behavioural single-port memory."""
     tool = find_simulator(simulator)
     if primitives:

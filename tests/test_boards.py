@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import require_simulator
-from spikeforge.golden import simulate
+from spikeforge.golden import Formats, simulate
 from spikeforge.golden.inputs import save_inputs
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.hdl.config import REGISTERS, HardwareConfig
@@ -87,6 +87,28 @@ def test_largest_hidden_is_the_edge_of_the_estimate():
         assert fit.fits and n > 8
         assert not estimate(ecg_shaped(n + 1), config, b).fits
     assert largest_hidden(board("ulx3s-85f"), config)[0] > largest_hidden(board("ulx3s-25f"), config)[0]
+
+
+def test_auto_moves_the_largest_weight_memory_to_spram():
+    from spikeforge.boards.fit import FitError, ecg_shaped, estimate, fitting_config, largest_hidden
+    from spikeforge.boards.targets import board
+    ice, ecp5 = board("icebreaker"), board("ulx3s-85f")
+    net = ecg_shaped(120)
+    assert not estimate(net, HardwareConfig(), ice).fits
+    config, fit = fitting_config(net, HardwareConfig(), ice, "auto")
+    assert config.spram_layers == (0,) and fit.fits and 1 <= fit.spram <= 4
+    assert [m.kind for m in fit.memories if m.name == "layers.0.weights"] == ["spram"]
+    assert fitting_config(net, HardwareConfig(), ice, "spram")[0].spram_layers == (0, 1)
+    assert fitting_config(net, HardwareConfig(), ecp5, "auto")[0].spram_layers == ()
+    with pytest.raises(FitError, match="ECP5 LFE5U-85F has no SPRAM"):
+        fitting_config(net, HardwareConfig(), ecp5, "spram")
+    with pytest.raises(FitError, match="SPRAM"):
+        fitting_config(ecg_shaped(600), HardwareConfig(), ice, "auto")
+    n_block, _ = largest_hidden(ice, HardwareConfig(), weights="block")
+    n_auto, fit = largest_hidden(ice, HardwareConfig(), weights="auto")
+    assert n_auto > 3 * n_block and fit.spram_layers == (0,)
+    with pytest.raises(FitError):
+        fitting_config(ecg_shaped(n_auto + 1), HardwareConfig(), ice, "auto")
 
 
 # -- flash --
@@ -264,6 +286,23 @@ def test_run_command_on_the_simulated_board(tmp_path, capsys):
     assert report["counters"]["INPUT_EVENTS"] > 0
 
 
+@pytest.mark.slow
+def test_run_command_on_a_simulated_board_with_spram_weights(tmp_path, capsys):
+    """SPRAM has no initial contents: run loads the weights, and refuses --no-load."""
+    require_extra("serial")
+    require_simulator("verilator")
+    net = random_network(8, 4, (8,), 3, formats=Formats(weight_bits=10))
+    path, inputs = tmp_path / "n.npz", tmp_path / "x.npz"
+    net.save(path)
+    save_inputs(inputs, random_events(1, 2, 6, 4))
+    args = ["run", str(path), "--sim", "--weights", "spram", "--input", str(inputs)]
+    assert run_cli(args + ["--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mismatches"] == 0 and report["samples"] == 2
+    assert run_cli(args + ["--no-load", "--quiet"]) == 2
+    assert "keeps the weights in SPRAM" in capsys.readouterr().err
+
+
 # -- a real bitstream --
 
 @pytest.mark.slow
@@ -272,9 +311,9 @@ def test_icebreaker_bitstream_builds_and_reports(tmp_path):
     from spikeforge.boards.build import build_bitstream
     from spikeforge.boards.targets import ToolMissing, board
     net = random_network(2, 4, (8,), 3)
-    try:
+    try:   # weights in SPRAM: the SB_SPRAM256KA instances must place and pack
         result = build_bitstream(net, board("icebreaker"), config=HardwareConfig(lanes=1),
-                                 build_dir=tmp_path / "build", check_timing=False)
+                                 build_dir=tmp_path / "build", check_timing=False, weights="spram")
     except ToolMissing as exc:
         if os.environ.get("CI"):
             raise
@@ -284,6 +323,8 @@ def test_icebreaker_bitstream_builds_and_reports(tmp_path):
     assert 0 < res["logic_cells"]["used"] <= res["logic_cells"]["available"] == 5280
     assert 0 < res["lut"]["used"] and 0 < res["ff"]["used"]
     assert 0 < res["bram"]["used"] <= 30 and res["bram"]["available"] == 30
+    assert res["spram"]["used"] == 2 == result.extra["estimate_spram_blocks"]   # one per layer
+    assert result.extra["spram_layers"] == [0, 1]
     # the estimate made before synthesis is close to what nextpnr placed
     assert abs(res["bram"]["used"] - result.estimate_bram) <= 4, (res["bram"], result.estimate_bram)
     assert result.fmax_mhz is not None and 5 < result.fmax_mhz < 200

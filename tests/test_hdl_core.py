@@ -147,7 +147,7 @@ def test_corrupted_weight_is_detected():
 def test_spram_weights_loaded_at_run_time(lanes):
     """SPRAM weights start empty (zero in simulation): loading them makes the core exact."""
     net = random_network(15, 3, (5,), 3, formats=Formats(weight_bits=10))
-    config = HardwareConfig(lanes=lanes, weight_memory="spram")
+    config = HardwareConfig(lanes=lanes, spram_layers=(0,) if lanes == 1 else (0, 1))
     x = random_events(16, 2, 6, 3, rate=0.5)
     writes = AddressMap(net, config).network_writes(net)
     reads = [writes[k][0] for k in (0, 7, len(writes) // 3)]

@@ -117,7 +117,7 @@ def test_spram_primitives_with_yosys_model(lanes):
     every output equal to the golden model."""
     require_simulator("icarus")
     net = random_network(26, 4, (12,), 3, formats=Formats(weight_bits=10))
-    config = HardwareConfig(lanes=lanes, weight_memory="spram")
+    config = HardwareConfig(lanes=lanes, spram_layers=(0, 1))
     model = build_cocotb(net, config, "icarus", primitives=True)
     writes = AddressMap(net, config).network_writes(net)
     x = random_events(7, 2, 8, 4, values=(1, -1))
