@@ -59,9 +59,16 @@ class MemoryUse:
                 "blocks": self.blocks, "block_shape": list(self.shape), "kind": self.kind}
 
 
-def blocks_for(depth: int, width: int, device: Device) -> tuple[int, tuple]:
+def blocks_for(depth: int, width: int, device: Device, *,
+               conservative: bool = False) -> tuple[int, tuple]:
     """Fewest blocks (and the block shape) holding a depth x width memory; (0, ("lut", 0))
-    for a memory shallow enough that Yosys puts it in LUT RAM."""
+    for a memory shallow enough that Yosys puts it in LUT RAM.
+
+    Yosys does not always take the fewest blocks for a memory deeper than one
+    block: it weighs the read multiplexer too (measured on the ECP5: 388,125 x 8
+    bits took 24 x 8 blocks of 16 k x 1, 192, where 2 k x 9 needs 190; 89,996 x 8
+    took 44 blocks of 8 k x 2, the fewest). ``conservative`` counts the deepest
+    shape stacked for such memories when that takes more, an upper bound."""
     if depth <= device.lutram_depth:
         return 0, ("lutram", device.lutram_depth)
     best = None
@@ -69,6 +76,10 @@ def blocks_for(depth: int, width: int, device: Device) -> tuple[int, tuple]:
         n = -(-depth // d) * -(-width // w)
         if best is None or n < best[0]:
             best = (n, (d, w))
+    deepest = max(device.bram_shapes)
+    if conservative and depth > deepest[0]:
+        stacked = -(-depth // deepest[0]) * -(-width // deepest[1])
+        best = max(best, (stacked, deepest))
     return best
 
 
@@ -144,7 +155,9 @@ class FitReport:
                 "fits": self.fits, "memories": [m.to_json() for m in self.memories]}
 
 
-def estimate(network: Network, config: HardwareConfig, board: Board) -> FitReport:
+def estimate(network: Network, config: HardwareConfig, board: Board, *,
+             conservative: bool = False) -> FitReport:
+    """Blocks per memory (``blocks_for``; ``conservative``: the upper bound)."""
     dev = board.device
     uses = []
     for name, depth, width, where in design_memories(network, config):
@@ -153,7 +166,7 @@ def estimate(network: Network, config: HardwareConfig, board: Board) -> FitRepor
             uses.append(MemoryUse(name, depth, width, banks * slices, (SPRAM_DEPTH, SPRAM_WIDTH),
                                   "spram"))
             continue
-        n, shape = blocks_for(depth, width, dev)
+        n, shape = blocks_for(depth, width, dev, conservative=conservative)
         uses.append(MemoryUse(name, depth, width, n, shape, "lutram" if shape[0] == "lutram" else "bram"))
     return FitReport(board.name, dev, uses, config.lanes, config.spram_layers)
 
@@ -164,7 +177,8 @@ def spram_placement(network: Network, config: HardwareConfig, weights: str) -> t
 
 
 def fitting_config(network: Network, config: HardwareConfig, board: Board,
-                   weights: str = "auto") -> tuple[HardwareConfig, FitReport]:
+                   weights: str = "auto", *, conservative: bool = False
+                   ) -> tuple[HardwareConfig, FitReport]:
     """``config`` with its ``spram_layers`` chosen by ``weights`` and its estimate.
 
     "block": every weight memory in block RAM; "spram": every one in SPRAM;
@@ -179,12 +193,12 @@ def fitting_config(network: Network, config: HardwareConfig, board: Board,
                        f"(only the iCE40 UP5K has); use --weights block")
     if weights != "auto":
         candidate = dataclasses.replace(config, spram_layers=spram_placement(network, config, weights))
-        report = estimate(network, candidate, board)
+        report = estimate(network, candidate, board, conservative=conservative)
         if not report.fits:
             raise FitError(f"{where}: {report.message()}")
         return candidate, report
     candidate = dataclasses.replace(config, spram_layers=())
-    first = report = estimate(network, candidate, board)
+    first = report = estimate(network, candidate, board, conservative=conservative)
     if board.device.spram_blocks:
         by_size = sorted((m for m in report.memories if m.name.endswith(".weights")),
                          key=lambda m: -m.blocks)
@@ -194,7 +208,7 @@ def fitting_config(network: Network, config: HardwareConfig, board: Board,
                 break
             moved.append(int(memory.name.split(".")[1]))
             trial = dataclasses.replace(candidate, spram_layers=tuple(sorted(moved)))
-            trial_report = estimate(network, trial, board)
+            trial_report = estimate(network, trial, board, conservative=conservative)
             if trial_report.spram > board.device.spram_blocks:
                 moved.pop()
                 continue
@@ -220,24 +234,17 @@ def ecg_shaped(hidden: int, *, weight_bits: int = 8, seed: int = 0) -> Network:
     return random_network(seed, 4, (hidden,), 6, formats=Formats(weight_bits=weight_bits))
 
 
-#: Block RAMs ``largest_hidden`` leaves free: Yosys does not always pick the
-#: fewest blocks for a deep memory (measured: 390,621 x 8 bits took 192 blocks of
-#: 16 k x 1 on the ECP5, not 191 of 2 k x 9), so a design at the estimate's very
-#: edge can miss by one.
-HEADROOM_BLOCKS = 1
-
-
 def largest_hidden(board: Board, config: HardwareConfig, *, weight_bits: int = 8,
                    weights: str = "block", limit: int = 4096) -> tuple[int, FitReport]:
     """Largest hidden size N of a 4 -> N -> 6 ECG-shaped network whose memories fit with
-    its weights placed by ``weights`` (``fitting_config``) and ``HEADROOM_BLOCKS`` block
-    RAMs to spare, by bisection over N."""
+    its weights placed by ``weights`` (``fitting_config``), by the conservative estimate
+    (so that the answer builds), by bisection over N."""
     def fitting(n):
         try:
-            report = fitting_config(ecg_shaped(n, weight_bits=weight_bits), config, board, weights)[1]
+            return fitting_config(ecg_shaped(n, weight_bits=weight_bits), config, board, weights,
+                                  conservative=True)[1]
         except FitError:
             return None
-        return report if report.blocks <= board.device.bram_blocks - HEADROOM_BLOCKS else None
     if fitting(1) is None:
         raise FitError(f"even a 4 -> 1 -> 6 network does not fit {board.name} with the "
                        f"weights in {weights}")
