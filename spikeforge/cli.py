@@ -426,6 +426,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("spikeforge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # e.g. piped into head: stop quietly, as other tools do
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
