@@ -45,7 +45,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     p.add_argument("--weight-bits", type=int, metavar="BITS",
                    help="signed weight width of the quantised network (default: the recipe's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars on stderr (epoch lines stay)")
+    p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_train)
     return p
@@ -168,10 +170,11 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
 
 
 def cmd_train(args) -> int:
-    progress = not args.no_progress and not args.json
+    # stdout carries the result (text or --json); progress goes to stderr unless --quiet
+    progress = not args.no_progress and not args.quiet
 
-    def log(msg):  # one line per epoch on stderr, unless --json
-        if not args.json:
+    def log(msg):  # one line per epoch on stderr
+        if not args.quiet:
             try:
                 from tqdm import tqdm
                 tqdm.write(msg, file=sys.stderr)
