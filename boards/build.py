@@ -35,7 +35,8 @@ _CELLS = {
               "ICESTORM_DSP": "dsp"},
     "ecp5": {"TRELLIS_COMB": "lut", "TRELLIS_FF": "ff", "DP16KD": "bram",
              "MULT18X18D": "dsp", "TRELLIS_RAMW": "lutram"},
-    "gowin": {"LUT4": "lut", "DFF": "ff", "BSRAM": "bram", "MULT18X18": "dsp"},
+    "gowin": {"LUT4": "lut", "ALU": "alu", "DFF": "ff", "BSRAM": "bram", "MULT18X18": "dsp",
+              "MULT9X9": "mult9", "MULT36X36": "mult36", "RAM16SDP4": "lutram"},
 }
 
 
@@ -88,6 +89,19 @@ def parse_reports(build_dir: Path, family: str, name: str = NAME) -> tuple[dict,
         resources["lut"] = {"used": stats.get("SB_LUT4", 0), "available": lcs}
         resources["ff"] = {"used": sum(n for c, n in stats.items() if c.startswith("SB_DFF")),
                            "available": lcs}
+    if family == "gowin":
+        # "lut" is LUT positions taken: an ALU is a LUT in arithmetic mode, and a
+        # RAM16SDP4 (LUT RAM) takes a whole CFU, 4 read LUTs (counted in LUT4) and 4
+        # more positions; LUT4 counts nextpnr's pass-through LUTs too. The DSP count
+        # is in 18x18 multipliers, of which a 9x9 takes half and a 36x36 four.
+        alu = resources.get("alu", {}).get("used", 0)
+        lutram = resources.get("lutram", {}).get("used", 0)
+        if "lut" in resources:
+            resources["lut"]["used"] += alu + 4 * lutram
+        halves = resources.pop("mult9", {}).get("used", 0)
+        quads = resources.pop("mult36", {}).get("used", 0)
+        if "dsp" in resources:
+            resources["dsp"]["used"] += (halves + 1) // 2 + 4 * quads
     fmax = [v.get("achieved") for k, v in report.get("fmax", {}).items()
             if v.get("achieved") and "board" not in k]     # the divider's own clock is trivial
     return resources, (round(min(fmax), 2) if fmax else None)
