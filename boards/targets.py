@@ -249,7 +249,7 @@ BOARDS = {b.name: b for b in [
     Board("tangnano9k", "Sipeed Tang Nano 9K (GW1NR-9)", GW1NR9, 27_000_000,
           "tang_nano_9k:TangNano9kPlatform", ("-b", "tangnano9k"), "fs",
           "UART on the BL702 USB bridge (pins 17 TX, 18 RX); LEDs 0/1: link activity, core busy; "
-          "core at the board's 27 MHz (the ECG network reached 47.7 MHz at P=1); yosys "
+          "core at the board's 27 MHz (the ECG network reached 40.9 MHz at P=1); yosys "
           "synth_gowin, nextpnr-himbaechel (gowin) and apycula's gowin_pack"),
 ]}
 
