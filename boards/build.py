@@ -11,7 +11,9 @@ counts. Timing is checked against the board clock.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ __all__ = ["BuildResult", "BuildError", "TimingError", "build_bitstream", "parse
            "DEFAULT_BAUD", "NAME"]
 
 DEFAULT_BAUD = 115200
+#: Seconds a build may take before the toolchain is stopped (the slowest here: ~5 min).
+DEFAULT_TIMEOUT = 1800
 NAME = "spikeforge"
 
 #: nextpnr cell types -> report keys.
@@ -128,11 +132,13 @@ def _yosys_cells(rpt: Path) -> dict:
 def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = HardwareConfig(),
                     build_dir, baud: int = DEFAULT_BAUD, progress=None,
                     check_timing: bool = True, clock_divide: int | None = None,
-                    weights: str = "auto") -> BuildResult:
+                    weights: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> BuildResult:
     """Fit check, elaborate, synthesise, place and route, pack. ``weights`` places the
     weight memories ("auto": block RAM, else the UP5K's SPRAM; ``fit.fitting_config``),
-    overriding ``config.spram_layers``. Raises FitError, ToolMissing, BuildError, or
-    TimingError (after the bitstream is written)."""
+    overriding ``config.spram_layers``. The toolchain is stopped after ``timeout``
+    seconds (nextpnr-himbaechel keeps placing a design whose logic does not fit).
+    Raises FitError, ToolMissing, BuildError, or TimingError (after the bitstream
+    is written)."""
     config, fit = fitting_config(network, config, board, weights)
     env = toolchain_env(board)
     build_dir = Path(build_dir)
@@ -154,8 +160,17 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     say(f"running Yosys and nextpnr in {build_dir} (log {log}; minutes) ...")
     start = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=build_dir, env=env,
-                              stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["sh", f"build_{NAME}.sh"], cwd=build_dir, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise BuildError(f"{board.name}: the toolchain did not finish in {timeout:.0f} s and was "
+                             f"stopped ({_failure(log, build_dir)}); a design whose logic does not "
+                             f"fit can keep the placer busy: use fewer lanes/neurons, or a longer "
+                             f"--timeout; full log {log}") from None
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise BuildError(f"{board.name}: the toolchain failed ({_failure(log, build_dir)}); "

@@ -57,7 +57,8 @@ def cmd_build(args) -> int:
     try:
         result = build_bitstream(net, b, config=config, build_dir=out, baud=args.baud,
                                  progress=_progress(args), check_timing=not args.allow_timing_fail,
-                                 clock_divide=args.clock_divide, weights=args.weights)
+                                 clock_divide=args.clock_divide, weights=args.weights,
+                                 timeout=args.timeout)
     except _boards_errors() as exc:
         raise _user_error(exc) from None
     except ValueError as exc:       # e.g. a baud the clock cannot make
@@ -219,7 +220,7 @@ def weights_option(p, default: str, help: str | None = None) -> None:
 
 def add_board_parsers(subparsers) -> None:
     """Register ``build``, ``flash``, ``run`` and ``fit`` on the CLI's subparsers."""
-    from .build import DEFAULT_BAUD
+    from .build import DEFAULT_BAUD, DEFAULT_TIMEOUT
     from .targets import BOARDS
 
     def add(name, func, help):
@@ -242,6 +243,8 @@ def add_board_parsers(subparsers) -> None:
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="exit 0 even if nextpnr's Fmax is below the board clock")
     weights_option(p, "auto")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"stop the toolchain after this long (default {DEFAULT_TIMEOUT:.0f})")
     p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")
     p.add_argument("bitstream", metavar="BITSTREAM")
     p.add_argument("--board", required=True, metavar="NAME", help=boards)

@@ -3,9 +3,10 @@
 Every memory of the accelerator (``hdl.compile``'s list: per layer the weight
 and parameter memories, the accumulators and the neuron state; all P lanes
 wide) and of the board link (frame buffer, result FIFO) is counted in whole
-blocks of the device's best aspect ratio, as Yosys maps them (on ECP5 and Gowin
-memories at most 64 deep go to LUT RAM instead, as Yosys chose in the builds
-measured here; iCE40 has no LUT RAM). This is an
+blocks of the device's best aspect ratio, as Yosys maps them (memories at most
+``Device.lutram_depth`` deep take no block: LUT RAM up to 64 deep on the ECP5,
+flip-flops up to 4 deep on the iCE40, which has no LUT RAM, and up to 3 on the
+Gowin, built with LUT RAM off; as Yosys chose in the builds measured here). This is an
 estimate made before synthesis (small memories may end up in logic instead);
 the nextpnr report of a real build is the measured number.
 

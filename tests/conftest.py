@@ -17,6 +17,17 @@ def qtdb_dir():
     return folder
 
 
+def require_extra(module: str):
+    """The imported module of an optional extra, or a skip (locally) / failure (CI)."""
+    try:
+        return __import__(module)
+    except ImportError:
+        message = f"{module} missing: pip install -e '.[boards]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def require_simulator(name: str):
     """The simulator's Tool, or a skip (locally) / failure (CI) saying how to install it."""
     from spikeforge.sim.tools import ToolError, find_simulator

@@ -4,27 +4,17 @@ import argparse
 import json
 import os
 import stat
+import time
 
 import numpy as np
 import pytest
 
-from conftest import require_simulator
+from conftest import require_extra, require_simulator
 from spikeforge.golden import Formats, simulate
 from spikeforge.golden.inputs import save_inputs
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.hdl.config import REGISTERS, HardwareConfig
 from spikeforge.hdl.protocol import compare
-
-
-def require_extra(module: str):
-    """Skip (in CI: fail) without the 'boards' extra."""
-    try:
-        return __import__(module)
-    except ImportError:
-        message = f"{module} missing: pip install -e '.[boards]'"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 # -- protocol --
@@ -302,6 +292,18 @@ def test_run_command_on_a_simulated_board_with_spram_weights(tmp_path, capsys):
     assert report["mismatches"] == 0 and report["samples"] == 2
     assert run_cli(args + ["--no-load", "--quiet"]) == 2
     assert "keeps the weights in SPRAM" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_build_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path):
+    require_extra("amaranth_boards")
+    from spikeforge.boards.build import BuildError, build_bitstream
+    from spikeforge.boards.targets import board
+    start = time.perf_counter()
+    with pytest.raises(BuildError, match=r"did not finish in 3 s and was stopped"):
+        build_bitstream(random_network(2, 4, (8,), 3), board("icebreaker"),
+                        build_dir=tmp_path / "build", timeout=3)
+    assert time.perf_counter() - start < 30
 
 
 # -- a real bitstream --

@@ -5,19 +5,9 @@ import os
 
 import pytest
 
+from conftest import require_extra
 from spikeforge.golden.randnet import random_network
 from spikeforge.hdl.config import HardwareConfig
-
-
-def require_extra(module: str):
-    """Skip (in CI: fail) without the 'boards' extra (as in test_boards)."""
-    try:
-        return __import__(module)
-    except ImportError:
-        message = f"{module} missing: pip install -e '.[boards]'"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _plan(clock_divide=1):
