@@ -21,6 +21,7 @@ from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
+from .spram import SPRAM_PRIMITIVES
 
 __all__ = ["compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
            "MANIFEST_VERSION"]
@@ -110,7 +111,11 @@ def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig(), *,
 
 
 def compile_network(network: Network, config: HardwareConfig = HardwareConfig(), outdir=".") -> dict:
-    """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``."""
+    """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``.
+
+    The weights of ``config.spram_layers`` are ``SB_SPRAM256KA`` instances (iCE40 UP5K)
+    in the Verilog: they have no initial contents, the host writes them (the manifest's
+    memory entry says so and names no image)."""
     if not isinstance(network, Network):
         raise TypeError(f"compile_network: network must be a spikeforge Network, not {network!r}")
     outdir = Path(outdir)
@@ -122,7 +127,8 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         ports.append({"name": "__".join(map(str, path)),
                       "direction": "in" if member.flow is Flow.In else "out",
                       "width": len(value.as_value()) if hasattr(value, "as_value") else len(value)})
-    text = verilog.convert(top, name=TOP_NAME, emit_src=False)
+    text = verilog.convert(top, name=TOP_NAME, emit_src=False,
+                           platform=SPRAM_PRIMITIVES if config.spram_layers else None)
     (outdir / "accelerator.v").write_text(text)
 
     P, f = config.lanes, network.formats
@@ -135,15 +141,19 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         images["acc"] = (acc_bits, np.zeros((words, P), np.int64))
         images["state"] = (state_layout(layer.kind, f).size, np.zeros((words, P), np.int64))
         for name, (bits, init) in images.items():
+            entry = {"name": f"layers.{i}.{name}", "instance": f"layer{i}.mem_{name}",
+                     "depth": int(init.shape[0]), "width": bits * P, "lanes": P,
+                     "lane_bits": bits, "writable": name not in ("acc", "state")}
+            if name == "weights" and i in config.spram_layers:
+                memories.append({**entry, "primitive": "SB_SPRAM256KA", "image": None,
+                                 "loaded_at_run_time": True})
+                continue
             filename = f"layer{i}_{name}.hex"
             digits = -(-bits * P // 4)
             with open(outdir / filename, "w") as fh:
                 for word in _pack_rows(init, bits):
                     fh.write(f"{word:0{digits}x}\n")
-            memories.append({"name": f"layers.{i}.{name}", "instance": f"layer{i}.mem_{name}",
-                             "depth": int(init.shape[0]), "width": bits * P, "lanes": P,
-                             "lane_bits": bits, "image": filename,
-                             "writable": name not in ("acc", "state")})
+            memories.append({**entry, "image": filename})
 
     W = [_words(l.size, P) for l in network.layers]
     # Every input and every neuron firing: the second step minus the first is the worst step.

@@ -9,6 +9,7 @@ between RTL and golden model gives exit code 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -199,7 +200,9 @@ def cmd_simulate(args) -> int:
 def cmd_compile(args) -> int:
     from .hdl.compile import compile_network
     net = load_network(args.network)
-    manifest = compile_network(net, hardware_config(args.lanes), args.output)
+    config = dataclasses.replace(hardware_config(args.lanes),
+                                 spram_layers=spram_layers(args.spram, net))
+    manifest = compile_network(net, config, args.output)
     report = {"network": net.name, "output": args.output, "lanes": args.lanes,
               "files": sorted(p.name for p in Path(args.output).iterdir()), "manifest": manifest}
     mems = manifest.get("memories", [])
@@ -208,8 +211,28 @@ def cmd_compile(args) -> int:
                          f"wrote     {args.output}/accelerator.v, manifest.json and "
                          f"{sum(1 for f in report['files'] if f.endswith('.hex'))} memory images",
                          f"memories  {len(mems)}, {bits:,} bits",
-                         f"lanes     {args.lanes}"])
+                         f"lanes     {args.lanes}"]
+          + ([f"spram     weights of layers {list(config.spram_layers)} in SB_SPRAM256KA "
+              f"(no initial contents: write them through the configuration port)"]
+             if config.spram_layers else []))
     return 0
+
+
+def spram_layers(text: str | None, net) -> tuple:
+    """``--spram`` ("all" or comma-separated layer indices) as ``HardwareConfig.spram_layers``."""
+    if not text:
+        return ()
+    if text == "all":
+        return tuple(range(len(net.layers)))
+    try:
+        layers = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise CommandError(f"--spram {text!r}: give 'all' or layer indices like 0,1") from None
+    bad = [i for i in layers if not 0 <= i < len(net.layers)]
+    if bad:
+        raise CommandError(f"--spram {text!r}: {net.name} has layers 0..{len(net.layers) - 1}, "
+                           f"not {bad[0]}")
+    return tuple(layers)
 
 
 def formats_from_args(args):
@@ -409,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--lanes", type=int, default=1, metavar="P",
                    help="synaptic lanes (weights per clock): 1, 2, 4, 8, 16")
+    p.add_argument("--spram", metavar="LAYERS",
+                   help="put these layers' weights in iCE40 UP5K SPRAM (SB_SPRAM256KA instances, "
+                        "written at run time): 'all' or indices like 0,1")
     return parser
 
 

@@ -114,6 +114,22 @@ def test_compile_writes_verilog_manifest_and_images(files, capsys):
     assert main(["compile", str(net_path), "-o", str(out), "--lanes", "5"]) == 2
 
 
+def test_compile_with_weights_in_spram(files, capsys):
+    _, net_path, *_, tmp = files
+    out = tmp / "spram"
+    assert main(["compile", str(net_path), "-o", str(out), "--spram", "all", "--json"]) == 0
+    manifest = json.loads(capsys.readouterr().out)["manifest"]
+    layers = len(manifest["network"]["layers"])
+    assert manifest["hardware"]["spram_layers"] == list(range(layers))
+    assert (out / "accelerator.v").read_text().count("SB_SPRAM256KA") >= layers
+    weights = [m for m in manifest["memories"] if m["name"].endswith(".weights")]
+    assert all(m["primitive"] == "SB_SPRAM256KA" and m["image"] is None for m in weights)
+    assert not list(out.glob("*weights.hex"))       # nothing to preload: the host writes them
+    for bad in ("9", "x"):
+        assert main(["compile", str(net_path), "-o", str(out), "--spram", bad]) == 2
+        assert "--spram" in capsys.readouterr().err
+
+
 def test_demo_runs_the_builtin_network_through_verilator(tmp_path, capsys):
     from conftest import require_simulator
     require_simulator("verilator")
