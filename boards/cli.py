@@ -144,8 +144,9 @@ def cmd_run(args) -> int:
     lines = [f"network    {net.name}: {net.summary()}",
              f"board      {board.name}",
              f"inputs     {args.input}: {x.shape[0]} samples x {x.shape[1]} steps",
-             f"counters   {counters['CYCLES']:,} busy cycles, {counters['SYNOPS']:,} synaptic "
-             f"ops, spikes {counters['SPIKES']}",
+             f"counters   {counters['CYCLES']:,} busy cycles ({counters['STALL_CYCLES']:,} of them "
+             f"waiting for the link to take results), {counters['SYNOPS']:,} synaptic ops, "
+             f"spikes {counters['SPIKES']}",
              f"check      {len(problems)} mismatches: "
              + ("equal to the golden model" if not problems else "MISMATCHES")]
     lines += [f"           {p}" for p in problems[:10]]

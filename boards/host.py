@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ..golden.network import Network
-from ..hdl.config import REGISTERS, AddressMap, HardwareConfig
+from ..hdl.config import REGISTERS, AddressMap, HardwareConfig, counter_addresses, counters_from
 from ..hdl.protocol import (Decoded, OutputKind, decode_outputs, encode_inputs, input_layout,
                             output_layout, pack, unpack)
 from . import link
@@ -148,13 +148,8 @@ class Board:
         return values
 
     def counters(self) -> dict:
-        names = ["CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES"]
         n_layers = len(self.network.layers) if self.network else 0
-        values = self.read([REGISTERS[n] for n in names] +
-                           [REGISTERS["SPIKES"] + i for i in range(n_layers)])
-        out = dict(zip(names, values))
-        out["SPIKES"] = values[len(names):]
-        return out
+        return counters_from(self.read(counter_addresses(n_layers)))
 
     def clear_counters(self) -> None:
         self.write([(REGISTERS["CONTROL"], 1)])

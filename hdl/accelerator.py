@@ -86,6 +86,7 @@ class Accelerator(wiring.Component):
         updates = Signal(COUNTER_BITS)
         input_events = Signal(COUNTER_BITS)
         synapse_cycles = Signal(COUNTER_BITS)
+        stall_cycles = Signal(COUNTER_BITS)
         spikes = [Signal(COUNTER_BITS, name=f"spikes{i}") for i in range(len(layers))]
         clear_counters = Signal()
         count_update = [Signal(name=f"count_update{i}") for i in range(len(layers))]
@@ -261,9 +262,11 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy)]
         with m.If(clear_counters):
-            m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles, *spikes)]
+            m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
+                                           stall_cycles, *spikes)]
         with m.Else():
             m.d.sync += cycles.eq(cycles + busy)
+            m.d.sync += stall_cycles.eq(stall_cycles + (busy & out.valid & ~out.ready))
             m.d.sync += input_events.eq(input_events + count_input)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
             synop_terms = [Mux(c.events.valid & c.events.ready, layer.size, 0)
@@ -279,7 +282,8 @@ class Accelerator(wiring.Component):
         registers = {REGISTERS["ID"]: Const(ID_VALUE, DATA_BITS), REGISTERS["CONTROL"]: busy,
                      REGISTERS["CYCLES"]: cycles, REGISTERS["SYNOPS"]: synops,
                      REGISTERS["NEURON_UPDATES"]: updates, REGISTERS["INPUT_EVENTS"]: input_events,
-                     REGISTERS["SYNAPSE_CYCLES"]: synapse_cycles}
+                     REGISTERS["SYNAPSE_CYCLES"]: synapse_cycles,
+                     REGISTERS["STALL_CYCLES"]: stall_cycles}
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]

@@ -13,7 +13,7 @@ from ..golden.network import Network
 from .neuron import DECAYS, PARAMS
 
 __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
-           "DATA_BITS", "COUNTER_BITS", "ID_VALUE", "REGISTERS"]
+           "DATA_BITS", "COUNTER_BITS", "COUNTERS", "counter_addresses", "counters_from", "ID_VALUE", "REGISTERS"]
 
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
@@ -21,9 +21,26 @@ COUNTER_BITS = 32
 #: Read at address 0: "SF" and protocol version 1.
 ID_VALUE = 0x53460001
 #: Register words at the start of the map; spikes of layer i at SPIKES + i.
-#: CYCLES counts clocks with the core busy, SYNAPSE_CYCLES clocks with any synapse engine busy.
+#: CYCLES counts clocks with the core busy, SYNAPSE_CYCLES clocks with any synapse engine
+#: busy, STALL_CYCLES busy clocks spent waiting for the results' consumer (back-pressure:
+#: CYCLES - STALL_CYCLES is the core's own work, whatever the link or host).
 REGISTERS = {"ID": 0, "CONTROL": 1, "CYCLES": 2, "SYNOPS": 3, "NEURON_UPDATES": 4,
-             "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "SPIKES": 7}
+             "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "STALL_CYCLES": 7, "SPIKES": 8}
+#: The counters every runner reads after a run (SPIKES: one per layer, after these).
+COUNTERS = ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES", "STALL_CYCLES")
+
+
+def counter_addresses(n_layers: int) -> list[int]:
+    """Addresses of ``COUNTERS`` then of the per-layer spike counters."""
+    return [REGISTERS[name] for name in COUNTERS] + [REGISTERS["SPIKES"] + i for i in range(n_layers)]
+
+
+def counters_from(values) -> dict:
+    """The values read at ``counter_addresses`` as {name: value, "SPIKES": [per layer]}."""
+    values = [int(v) for v in values]
+    out = dict(zip(COUNTERS, values))
+    out["SPIKES"] = values[len(COUNTERS):]
+    return out
 
 
 @dataclass(frozen=True)

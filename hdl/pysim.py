@@ -13,7 +13,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from .accelerator import Accelerator
-from .config import REGISTERS, HardwareConfig
+from .config import REGISTERS, HardwareConfig, counter_addresses, counters_from
 from .protocol import OutputKind, encode_inputs
 
 __all__ = ["stream_put", "stream_get", "cfg_write", "cfg_read", "RunResult", "run_accelerator"]
@@ -98,10 +98,8 @@ def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), 
             result.records.append(rec)
             done += rec["kind"] == OutputKind.SAMPLE_DONE.value
         await ctx.tick().until(~dut.busy)
-        for name in ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES"):
-            result.counters[name] = await cfg_read(ctx, dut.cfg, REGISTERS[name])
-        result.counters["SPIKES"] = [await cfg_read(ctx, dut.cfg, REGISTERS["SPIKES"] + i)
-                                     for i in range(len(network.layers))]
+        result.counters = counters_from([await cfg_read(ctx, dut.cfg, addr)
+                                         for addr in counter_addresses(len(network.layers))])
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..golden.network import Network
-from ..hdl.config import REGISTERS, HardwareConfig
+from ..hdl.config import HardwareConfig, counter_addresses, counters_from
 from ..hdl.protocol import OutputKind, encode_inputs, input_layout, output_layout, pack, unpack
 from .tools import ToolError, find_verilator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog
@@ -70,9 +70,7 @@ class NativeModel:
         in_layout, out_layout = input_layout(net), output_layout(net)
         words = np.array([pack(in_layout, r) for r in encode_inputs(net, x)], dtype="<u8")
         samples = int(np.asarray(x).shape[0])
-        registers = ["CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS"]
-        reads = [REGISTERS[r] for r in registers] + \
-            [REGISTERS["SPIKES"] + i for i in range(len(net.layers))]
+        reads = counter_addresses(len(net.layers))
         kind = out_layout["kind"]
         if kind.offset != 0:
             raise RuntimeError("the harness expects the output kind in the low bits")
@@ -99,9 +97,7 @@ class NativeModel:
             summary = json.loads(proc.stdout.strip().splitlines()[-1])
             out_words = np.fromfile(out_path, dtype="<u8")
         records = [unpack(out_layout, int(w)) for w in out_words]
-        values = summary["reads"]
-        counters = dict(zip(registers, values))
-        counters["SPIKES"] = values[len(registers):]
+        counters = counters_from(summary["reads"])
         return NativeRun(records=records, cycles=summary["cycles"], counters=counters,
                          seconds=seconds)
 

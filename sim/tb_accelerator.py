@@ -19,13 +19,10 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from spikeforge.golden.inputs import load_inputs
 from spikeforge.golden.network import Network
-from spikeforge.hdl.config import REGISTERS
+from spikeforge.hdl.config import REGISTERS, counter_addresses, counters_from
 from spikeforge.hdl.protocol import encode_inputs
 from spikeforge.sim.components import (ConfigDriver, EventDriver, GoldenReference, ResultMonitor,
                                        Scoreboard)
-
-COUNTERS = ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS")
-
 
 class AcceleratorTB:
     def __init__(self, dut, job: dict):
@@ -46,10 +43,8 @@ class AcceleratorTB:
         await RisingEdge(self.dut.clk)
 
     async def read_counters(self) -> dict:
-        counters = {name: await self.cfg.read(REGISTERS[name]) for name in COUNTERS}
-        counters["SPIKES"] = [await self.cfg.read(REGISTERS["SPIKES"] + i)
-                              for i in range(len(self.network.layers))]
-        return counters
+        return counters_from([await self.cfg.read(addr)
+                              for addr in counter_addresses(len(self.network.layers))])
 
 
 @cocotb.test()
