@@ -126,7 +126,7 @@ def main(argv=None):
         return 0
     if args.confirm:
         sweep(args.boards, args.lanes, args.out, args.build_root, None, largest=True)
-        print(f"\nBuilds of the largest networks:\n")
+        print("\nBuilds of the largest networks:\n")
         print(table(args.out))
         return 0
     net = ecg_network()

@@ -68,7 +68,7 @@ def cmd_build(args) -> int:
     lines = [f"board      {b.title}: {b.device.name}, clock {b.clk_hz / 1e6:g} MHz, core "
              f"{result.clock_mhz:g} MHz",
              f"network    {net.name}: {net.summary()}, {args.lanes} lane(s)",
-             f"weights    " + (f"layers {spram} in SPRAM (written at run time: spikeforge run "
+             "weights    " + (f"layers {spram} in SPRAM (written at run time: spikeforge run "
                                f"loads them), the rest in block RAM" if spram else "in block RAM"),
              f"bitstream  {result.bitstream} ({report['bitstream_bytes']:,} bytes, "
              f"{result.seconds:.0f} s)"]

@@ -28,6 +28,24 @@ def require_extra(module: str):
         pytest.skip(message)
 
 
+def build_small_network(board_name: str, build_dir, **options):
+    """``build_bitstream`` of a 4 -> 8 -> 3 random network on ``board_name`` (timing not
+    checked), or a skip (locally) / failure (CI) when a tool is missing."""
+    require_extra("amaranth_boards")
+    from spikeforge.boards.build import build_bitstream
+    from spikeforge.boards.targets import ToolMissing, board
+    from spikeforge.golden.randnet import random_network
+    from spikeforge.hdl.config import HardwareConfig
+    try:
+        return build_bitstream(random_network(2, 4, (8,), 3), board(board_name),
+                               config=HardwareConfig(lanes=1), build_dir=build_dir,
+                               check_timing=False, **options)
+    except ToolMissing as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
 def require_simulator(name: str):
     """The simulator's Tool, or a skip (locally) / failure (CI) saying how to install it."""
     from spikeforge.sim.tools import ToolError, find_simulator

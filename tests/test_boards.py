@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import require_extra, require_simulator
+from conftest import build_small_network, require_extra, require_simulator
 from spikeforge.golden import Formats, simulate
 from spikeforge.golden.inputs import save_inputs
 from spikeforge.golden.randnet import random_events, random_network
@@ -310,17 +310,8 @@ def test_build_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_icebreaker_bitstream_builds_and_reports(tmp_path):
-    require_extra("amaranth_boards")
-    from spikeforge.boards.build import build_bitstream
-    from spikeforge.boards.targets import ToolMissing, board
-    net = random_network(2, 4, (8,), 3)
-    try:   # weights in SPRAM: the SB_SPRAM256KA instances must place and pack
-        result = build_bitstream(net, board("icebreaker"), config=HardwareConfig(lanes=1),
-                                 build_dir=tmp_path / "build", check_timing=False, weights="spram")
-    except ToolMissing as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    # weights in SPRAM: the SB_SPRAM256KA instances must place and pack
+    result = build_small_network("icebreaker", tmp_path / "build", weights="spram")
     assert result.bitstream.name == "spikeforge.bin" and result.bitstream.stat().st_size > 100_000
     res = result.resources
     assert 0 < res["logic_cells"]["used"] <= res["logic_cells"]["available"] == 5280

@@ -1,11 +1,10 @@
 """The Tang Nano 9K (Gowin GW1NR-9) through yosys, nextpnr-himbaechel and gowin_pack."""
 
 import json
-import os
 
 import pytest
 
-from conftest import require_extra
+from conftest import build_small_network, require_extra
 from spikeforge.golden.randnet import random_network
 from spikeforge.hdl.config import HardwareConfig
 
@@ -73,17 +72,7 @@ def test_gowin_report_counts_lut_positions_and_dsp_in_18x18_multipliers(tmp_path
 
 @pytest.mark.slow
 def test_tangnano9k_bitstream_builds_and_reports(tmp_path):
-    require_extra("amaranth_boards")
-    from spikeforge.boards.build import build_bitstream
-    from spikeforge.boards.targets import ToolMissing, board
-    net = random_network(2, 4, (8,), 3)
-    try:
-        result = build_bitstream(net, board("tangnano9k"), config=HardwareConfig(lanes=1),
-                                 build_dir=tmp_path / "build", check_timing=False)
-    except ToolMissing as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    result = build_small_network("tangnano9k", tmp_path / "build")
     # gowin_pack writes the bitstream as text, one character per bit
     assert result.bitstream.name == "spikeforge.fs" and result.bitstream.stat().st_size > 1_000_000
     res = result.resources
