@@ -66,14 +66,30 @@ class SPRAMWeights(wiring.Component):
     """
 
     def __init__(self, *, depth: int, lanes: int, weight_bits: int):
+        for name, v in (("depth", depth), ("lanes", lanes), ("weight_bits", weight_bits)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"SPRAMWeights: {name} must be a positive integer, not {v!r}")
+        if lanes * lane_bits(weight_bits) > 8 * SPRAM_WIDTH or depth > 8 * SPRAM_DEPTH:
+            raise ValueError(f"SPRAMWeights: {depth} words of {lanes} x {weight_bits}-bit weights "
+                             f"are beyond any iCE40's SPRAM")
         self._depth, self._lanes, self._weight_bits = depth, lanes, weight_bits
-        self.banks, self.slices = spram_tiles(depth, lanes, weight_bits)
+        self._banks, self._slices = spram_tiles(depth, lanes, weight_bits)
         super().__init__({
             "addr": In(range(depth)),
             "r_data": Out(data.ArrayLayout(signed(weight_bits), lanes)),
             "w_data": In(signed(weight_bits)),
             "w_en": In(lanes),
         })
+
+    @property
+    def banks(self) -> int:
+        """SPRAM blocks stacked for depth."""
+        return self._banks
+
+    @property
+    def slices(self) -> int:
+        """SPRAM blocks side by side for width."""
+        return self._slices
 
     def elaborate(self, platform):
         if _uses_primitives(platform):

@@ -270,3 +270,16 @@ def test_scanner_streams_set_bits_ascending_under_backpressure(lanes):
 
     run(m, producer, consumer)
     assert got == expected
+
+
+def test_spram_weights_tiles_and_rejects():
+    from spikeforge.hdl.spram import SPRAMWeights, lane_bits, spram_tiles
+    assert lane_bits(8) == 8 and lane_bits(10) == 12 and lane_bits(16) == 16
+    assert spram_tiles(1440, 1, 10) == (1, 1) and spram_tiles(1440, 2, 10) == (1, 2)
+    assert spram_tiles(64_516, 1, 8) == (4, 1)
+    mem = SPRAMWeights(depth=20_000, lanes=2, weight_bits=8)
+    assert (mem.banks, mem.slices) == (2, 1)
+    for bad in ({"depth": 0}, {"lanes": 1.5}, {"weight_bits": True}, {"depth": 200_000}):
+        kwargs = {"depth": 100, "lanes": 1, "weight_bits": 8, **bad}
+        with pytest.raises(ValueError, match="SPRAMWeights"):
+            SPRAMWeights(**kwargs)
