@@ -112,9 +112,9 @@ def cmd_run(args) -> int:
     say = _progress(args) or (lambda m: None)
     try:
         if args.sim:
-            config = cli.hardware_config(args.lanes)
-            if args.weights == "spram":
-                config = dataclasses.replace(config, spram_layers=tuple(range(len(net.layers))))
+            from .fit import spram_placement     # "auto" is block RAM here
+            config = dataclasses.replace(cli.hardware_config(args.lanes), spram_layers=spram_placement(
+                net, "spram" if args.weights == "spram" else "block"))
             board = connect_sim(net, config, progress=say)
         else:
             board = connect(args.port, net, baud=args.baud, timeout=args.timeout)

@@ -172,7 +172,7 @@ def estimate(network: Network, config: HardwareConfig, board: Board, *,
     return FitReport(board.name, dev, uses, config.lanes, config.spram_layers)
 
 
-def spram_placement(network: Network, config: HardwareConfig, weights: str) -> tuple:
+def spram_placement(network: Network, weights: str) -> tuple:
     """``spram_layers`` for ``weights`` "block" (none) or "spram" (every layer)."""
     return () if weights == "block" else tuple(range(len(network.layers)))
 
@@ -193,7 +193,7 @@ def fitting_config(network: Network, config: HardwareConfig, board: Board,
         raise FitError(f"{where}: --weights spram: {board.device.name} has no SPRAM "
                        f"(only the iCE40 UP5K has); use --weights block")
     if weights != "auto":
-        candidate = dataclasses.replace(config, spram_layers=spram_placement(network, config, weights))
+        candidate = dataclasses.replace(config, spram_layers=spram_placement(network, weights))
         report = estimate(network, candidate, board, conservative=conservative)
         if not report.fits:
             raise FitError(f"{where}: {report.message()}")
