@@ -53,6 +53,8 @@ def cmd_build(args) -> int:
     net = cli.load_network(args.network)
     b = _board(args.board)
     config = cli.hardware_config(args.lanes)
+    if not args.timeout > 0:
+        raise cli.CommandError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     out = Path(args.output or f"build-{b.name}-p{args.lanes}")
     try:
         result = build_bitstream(net, b, config=config, build_dir=out, baud=args.baud,

@@ -176,6 +176,12 @@ def test_build_refuses_a_network_too_big_before_any_tool_runs(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
+def test_build_rejects_a_timeout_that_is_not_positive(tmp_path, capsys):
+    assert run_cli(["build", "builtin:ecg", "--board", "icebreaker", "--timeout", "0",
+                    "-o", str(tmp_path / "b")]) == 2
+    assert "--timeout 0: must be a positive number of seconds" in capsys.readouterr().err
+
+
 def test_unknown_board_is_a_one_line_error(capsys):
     assert run_cli(["fit", "--board", "icebreaker2"]) == 2
     assert "unknown board 'icebreaker2'; choose one of icebreaker" in capsys.readouterr().err
