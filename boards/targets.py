@@ -231,18 +231,18 @@ BOARDS = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker", UP5K, 12_000_000,
           "icebreaker:ICEBreakerPlatform", ("-b", "ice40_generic"), "bin",
           "UART on the FTDI's second channel; LEDs: red = link activity, green = core busy; "
-          "core at the board's 12 MHz (the ECG network reached 14.7 MHz at P=1)"),
+          "core at the board's 12 MHz (the ECG network reached 14.9 MHz at P=1)"),
     *[Board(f"ulx3s-{s.lower()}", f"Radiona ULX3S ({s})", dev, 25_000_000,
             f"ulx3s:ULX3S_{s}_Platform", ("-b", "ulx3s"), "bit",
             "UART on the FTDI (US1 USB port); LEDs 0/1: link activity, core busy; core at "
-            "the board's 25 MHz (the ECG network reached 63 MHz at P=1 on the 85F)",
+            "the board's 25 MHz (the ECG network reached 58 MHz at P=1 on the 85F)",
             ("openFPGALoader",))
       for s, dev in (("12F", ECP5_12F), ("25F", ECP5_25F), ("45F", ECP5_45F), ("85F", ECP5_85F))],
     Board("orangecrab", "Good Stuff Department OrangeCrab r0.2 (25F)", ECP5_25F, 48_000_000,
           "orangecrab_r0_2:OrangeCrabR0_2_25FPlatform", ("-b", "orangeCrab"), "bit",
           "no UART on the board: header pins 0 = TX, 1 = RX to a 3.3 V USB-serial adapter; "
           "RGB LED green = link activity, blue = core busy; core at the board's 48 MHz "
-          "(the ECG network reached 84 MHz at P=1)"),
+          "(the ECG network reached 79 MHz at P=1)"),
     Board("orangecrab-85f", "Good Stuff Department OrangeCrab r0.2 (85F)", ECP5_85F, 48_000_000,
           "orangecrab_r0_2:OrangeCrabR0_2_85FPlatform", ("-b", "orangeCrab"), "bit",
           "as orangecrab"),
