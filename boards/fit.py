@@ -31,7 +31,7 @@ from ..hdl.spram import SPRAM_DEPTH, SPRAM_WIDTH, lane_bits, spram_tiles
 from .link import LinkInfo
 from .targets import Board, BoardError, Device
 
-__all__ = ["MemoryUse", "FitReport", "design_memories", "blocks_for", "estimate", "check_fit",
+__all__ = ["MemoryUse", "FitReport", "design_memories", "blocks_for", "estimate",
            "FitError", "largest_hidden", "ecg_shaped", "fitting_config", "WEIGHT_CHOICES"]
 
 #: ``--weights`` choices: where the weight memories go ("auto": block RAM, else SPRAM).
@@ -113,7 +113,6 @@ class FitReport:
     device: Device
     memories: list
     lanes: int
-
     spram_layers: tuple = ()
 
     @property
@@ -219,13 +218,6 @@ def fitting_config(network: Network, config: HardwareConfig, board: Board,
     tail = (f"; with the weights of layers {list(candidate.spram_layers)} in SPRAM: {report.message()}"
             if candidate.spram_layers else "")
     raise FitError(f"{where}: {first.message()}{tail}")
-
-
-def check_fit(network: Network, config: HardwareConfig, board: Board) -> FitReport:
-    report = estimate(network, config, board)
-    if not report.fits:
-        raise FitError(f"{network.name} on {board.name} (lanes {config.lanes}): {report.message()}")
-    return report
 
 
 def ecg_shaped(hidden: int, *, weight_bits: int = 8, seed: int = 0) -> Network:

@@ -56,15 +56,15 @@ def test_gateware_crc_equals_the_python_crc():
 # -- fit --
 
 def test_fit_error_names_the_memory_the_device_and_what_to_change():
-    from spikeforge.boards.fit import FitError, check_fit, ecg_shaped
+    from spikeforge.boards.fit import FitError, ecg_shaped, fitting_config
     from spikeforge.boards.targets import board
     net = ecg_shaped(400)
     with pytest.raises(FitError) as info:
-        check_fit(net, HardwareConfig(), board("icebreaker"))
+        fitting_config(net, HardwareConfig(), board("icebreaker"), "block")
     text = str(info.value)
     assert "layers.0.weights needs" in text and "iCE40 UP5K has 30 (120 kbit)" in text
     assert "fewer lanes/neurons/weight bits or a larger board" in text
-    check_fit(net, HardwareConfig(), board("ulx3s-85f"))      # the big ECP5 holds it
+    fitting_config(net, HardwareConfig(), board("ulx3s-85f"), "block")   # the big ECP5 holds it
 
 
 def test_largest_hidden_is_the_edge_of_the_estimate():
