@@ -20,11 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..golden.inputs import save_inputs
-from ..golden.simulate import simulate
-from ..hdl.compile import cycle_bound
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig
 from .components import decode_words
@@ -86,8 +82,7 @@ class CocotbModel:
             job = {"network": str(test_dir / "network.npz"), "inputs": str(test_dir / "inputs.npz"),
                    "results": str(test_dir / "results.json"), "writes": [list(w) for w in writes],
                    "stall": stall, "gaps": gaps, "seed": seed,
-                   "watchdog": self._watchdog(network, x, max(stall, gaps)),
-                   "emit_spikes": self.config.emit_spikes}
+                   "lanes": self.config.lanes, "emit_spikes": self.config.emit_spikes}
             (test_dir / "job.json").write_text(json.dumps(job))
             runner = get_runner(self.simulator)
             log = io.StringIO()
@@ -118,14 +113,6 @@ class CocotbModel:
         return RtlRun(records=decode_words(network, [int(w) for w in results["words"]]),
                       counters=results["counters"], mismatches=results["mismatches"],
                       seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
-
-
-    def _watchdog(self, network: Network, x, slowdown: float) -> int:
-        """Clocks without a result record after which the testbench calls the core hung:
-        four times the longest sample's cycle bound, stretched for stalls and gaps."""
-        golden = simulate(network, x)
-        bound = cycle_bound(network, self.config, golden, np.count_nonzero(x, axis=2)).max()
-        return int(4 * bound / (1.0 - min(slowdown, 0.9))) + 10_000
 
 
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,

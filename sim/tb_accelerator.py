@@ -14,12 +14,14 @@ import os
 import random
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from spikeforge.golden.inputs import load_inputs
 from spikeforge.golden.network import Network
-from spikeforge.hdl.config import REGISTERS, counter_addresses, counters_from
+from spikeforge.hdl.compile import cycle_bound
+from spikeforge.hdl.config import REGISTERS, HardwareConfig, counter_addresses, counters_from
 from spikeforge.hdl.protocol import encode_inputs
 from spikeforge.sim.components import (ConfigDriver, EventDriver, GoldenReference, ResultMonitor,
                                        Scoreboard)
@@ -34,6 +36,15 @@ class AcceleratorTB:
         self.cfg = ConfigDriver(dut)
         self.reference = GoldenReference(self.network)
         self.scoreboard = Scoreboard(self.network, hidden_spikes=job.get("emit_spikes", True))
+        self.config = HardwareConfig(lanes=job.get("lanes", 1),
+                                     emit_spikes=job.get("emit_spikes", True))
+        self.slowdown = max(job.get("stall", 0.0), job.get("gaps", 0.0))
+
+    def watchdog(self, x, expected) -> int:
+        """Clocks without a result record after which the core counts as hung: four times
+        the longest sample's cycle bound, stretched for stalls and gaps."""
+        bound = cycle_bound(self.network, self.config, expected, np.count_nonzero(x, axis=2)).max()
+        return int(4 * bound / (1.0 - min(self.slowdown, 0.9))) + 10_000
 
     async def reset(self) -> None:
         cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
@@ -58,7 +69,8 @@ async def run_job(dut):
     for addr, value in job.get("writes", []):
         await tb.cfg.write(addr, value)
     await tb.cfg.write(REGISTERS["CONTROL"], 1)  # clear the counters
-    collector = cocotb.start_soon(tb.monitor.collect(samples, watchdog=job.get("watchdog")))
+    expected = tb.reference.predict(x)
+    collector = cocotb.start_soon(tb.monitor.collect(samples, watchdog=tb.watchdog(x, expected)))
     sender = cocotb.start_soon(tb.driver.send(encode_inputs(tb.network, x)))
     try:
         await collector
@@ -73,7 +85,6 @@ async def run_job(dut):
         await RisingEdge(dut.clk)
     await RisingEdge(dut.clk)
     counters = await tb.read_counters()
-    expected = tb.reference.predict(x)
     mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters)
     _write_results(job, tb, counters, mismatches)
     for line in mismatches[:20]:
