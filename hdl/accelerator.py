@@ -75,7 +75,7 @@ class Accelerator(wiring.Component):
                              value_bits=net.formats.input_bits,
                              regions=[r for r in amap.regions if r.layer == i],
                              offset_bits=offset_bits,
-                             weight_memory="spram" if i in cfg.spram_layers else "block")
+                             spram_weights=i in cfg.spram_layers)
             m.submodules[f"layer{i}"] = core
             cores.append((core, n_in))
             n_in = layer.size

@@ -45,13 +45,14 @@ class LayerCore(wiring.Component):
     layer's spike bits as indices on ``spikes``; ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
     weight and parameter memories (``cfg_rdata`` one clock after ``cfg_re``).
+    ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``.
     """
 
     def __init__(self, *, layer: Layer, formats: Formats, lanes: int, acc_bits: int,
                  values: str, value_bits: int, regions: list[Region], offset_bits: int,
-                 weight_memory: str = "block"):
+                 spram_weights: bool = False):
         self._layer, self._formats, self._lanes, self._acc_bits = layer, formats, lanes, acc_bits
-        self._weight_memory = weight_memory
+        self._spram_weights = spram_weights
         self._values, self._value_bits = values, value_bits
         self._words = -(-layer.size // lanes)
         self._rows = weight_rows(layer, lanes).shape[0]
@@ -108,7 +109,7 @@ class LayerCore(wiring.Component):
             re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
             cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
             lane_en = Mux(we, Const(1, P) << cfg_lane, 0)
-            if name == "weights" and self._weight_memory == "spram":
+            if name == "weights" and self._spram_weights:
                 # One port for everything (see hdl.spram); no initial contents.
                 m.submodules.mem_weights = mem = SPRAMWeights(
                     depth=init.shape[0], lanes=P, weight_bits=f.weight_bits)
