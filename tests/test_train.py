@@ -195,3 +195,52 @@ def test_add_train_parser_registers_the_command():
                               "--qat-epochs", "0", "--test-out", "t.npz", "--json"])
     assert args.func is cmd_train and args.task == "ecg" and args.epochs == 3
     assert args.seed == 2 and args.qat_epochs == 0 and args.test_out == "t.npz" and args.json
+
+
+# -- checkpoints are user input: loading one must not run code --
+
+class _Payload:
+    """Unpickling this runs code: it writes the file named in ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def test_checkpoint_with_pickled_code_is_refused_and_never_run(tmp_path, capsys):
+    from spikeforge.train.cli import main
+    marker = tmp_path / "pwned"
+    trainer = Trainer(tiny_recipe(), seed=7, progress=False)
+    ckpt = tmp_path / "n.ckpt"
+    torch.save({"model": trainer.model.state_dict(), "epoch": 1, "seed": 7,
+                "recipe": "digits", "history": _Payload(marker), "phase": "float",
+                "optimizer": None}, ckpt)
+    with pytest.raises(ValueError, match="only tensors and plain data"):
+        trainer.load_checkpoint(ckpt)
+    assert not marker.exists()
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--resume", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists()
+    assert err.startswith("spikeforge: error: ") and "n.ckpt" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04garbage"])
+def test_corrupt_checkpoint_is_a_clean_error(tmp_path, content):
+    ckpt = tmp_path / "bad.ckpt"
+    ckpt.write_bytes(content)
+    with pytest.raises(ValueError, match="bad.ckpt"):
+        Trainer(tiny_recipe(), seed=7, progress=False).load_checkpoint(ckpt)
+
+
+def test_checkpoint_fields_are_validated(tmp_path):
+    trainer = Trainer(tiny_recipe(), seed=7, progress=False)
+    good = {"model": trainer.model.state_dict(), "epoch": 1, "seed": 7, "recipe": "tiny",
+            "history": "[]", "phase": "float", "optimizer": None}
+    for field, value, message in (("epoch", -1, "epoch"), ("phase", "warm", "phase"),
+                                  ("history", "{", "history"), ("model", [1], "model")):
+        path = tmp_path / f"{field}.ckpt"
+        torch.save({**good, field: value}, path)
+        with pytest.raises(ValueError, match=message):
+            trainer.load_checkpoint(path)

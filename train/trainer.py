@@ -10,9 +10,13 @@ machine (one thread, fixed batch order).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import pickle
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,18 +199,59 @@ class Trainer:
     # -- checkpoints --
 
     def save_checkpoint(self, path, optimizer=None, phase="float"):
-        torch.save({"model": self.model.state_dict(), "epoch": self.epoch, "seed": self.seed,
-                    "recipe": self.recipe.name, "history": self.history, "phase": phase,
-                    "optimizer": None if optimizer is None else optimizer.state_dict()}, path)
+        """Write the checkpoint atomically: tensors and plain data only, so that
+        ``load_checkpoint`` can read it with ``torch.load(weights_only=True)``."""
+        ckpt = {"model": self.model.state_dict(), "epoch": int(self.epoch), "seed": int(self.seed),
+                "recipe": self.recipe.name, "history": json.dumps(self.history, default=float),
+                "phase": phase, "optimizer": None if optimizer is None else optimizer.state_dict()}
+        path = os.fspath(path)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            torch.save(ckpt, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def load_checkpoint(self, path):
-        ckpt = torch.load(path, weights_only=False)
+        """Restore a checkpoint written by ``save_checkpoint``.
+
+        Only tensors and plain data are unpickled (``weights_only=True``): a
+        checkpoint is user input, and a full unpickler would run any code it holds.
+        """
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
+                TypeError, AttributeError, IndexError, KeyError, zipfile.BadZipFile) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{path}: not a spikeforge training checkpoint (only tensors and "
+                             f"plain data are loaded): {first}") from None
+        if not isinstance(ckpt, dict):
+            raise ValueError(f"{path}: not a spikeforge training checkpoint "
+                             f"(holds a {type(ckpt).__name__}, not a dict)")
         if ckpt.get("recipe") != self.recipe.name:
             raise ValueError(f"{path}: checkpoint of recipe {ckpt.get('recipe')!r}, "
                              f"not {self.recipe.name!r}")
-        self.model.load_state_dict(ckpt["model"])
-        self.epoch, self.history = ckpt["epoch"], ckpt["history"]
-        self._optimizer_state, self._optimizer_phase = ckpt.get("optimizer"), ckpt.get("phase")
+        epoch, history, phase = ckpt.get("epoch"), ckpt.get("history"), ckpt.get("phase")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"{path}: epoch: {epoch!r} is not a non-negative integer")
+        if phase not in ("float", "qat"):
+            raise ValueError(f"{path}: phase: {phase!r} (allowed: 'float', 'qat')")
+        try:
+            history = json.loads(history) if isinstance(history, str) else None
+        except json.JSONDecodeError:
+            history = None
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError(f"{path}: history: not a JSON list of epoch records")
+        model = ckpt.get("model")
+        if not isinstance(model, dict):
+            raise ValueError(f"{path}: model: not a state dict")
+        self.model.load_state_dict(model)
+        optimizer = ckpt.get("optimizer")
+        if optimizer is not None and not isinstance(optimizer, dict):
+            raise ValueError(f"{path}: optimizer: not an optimizer state dict")
+        self.epoch, self.history = epoch, history
+        self._optimizer_state, self._optimizer_phase = optimizer, phase
 
 
 def _bar(total, desc, enabled):
