@@ -13,7 +13,9 @@ Folded parameters (see ``spikeforge.golden.neuron`` for the update equations):
 * ``bias[dst]``: likewise folded, in state units;
 * ``alpha``, ``rho``: decay factors, unsigned with ``decay_bits`` fraction bits;
 * ``b0``: baseline threshold in state units;
-* ``adapt``: threshold increment per spike, ``(1 - rho) * beta / scale``.
+* ``adapt``: threshold increment per spike, ``(1 - rho) * beta / scale``;
+* ``p0``, ``q0``: initial state of a theta neuron (``spikeforge.golden.theta``),
+  whose weights are in units of ``2**-weight_shift`` of ``X = (V - 1/2) / r``.
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fixed import Fixed, Overflow, Rounding, bits_for_range, out_of_range
+from .theta import MAX_THETA_STATE_BITS, ThetaModel, normalise
 
 __all__ = [
     "NeuronKind", "Decision", "Formats", "Layer", "Network",
-    "NetworkFileError", "FILE_FORMAT", "FILE_VERSION",
+    "NetworkFileError", "FILE_FORMAT", "FILE_VERSION", "ThetaModel",
 ]
 
 FILE_FORMAT = "spikeforge-network"
 FILE_VERSION = 1
+#: Most ticks a theta trial may have.
+MAX_STEPS = 1 << 20
 
 
 class NetworkFileError(ValueError):
@@ -45,6 +50,7 @@ class NeuronKind(enum.Enum):
     ALIF = "alif"  # adaptive LIF (Yin et al.): threshold b0 + beta*b
     CUBA = "cuba"  # current-based LIF: a synaptic current with its own decay feeds the membrane
     LI = "li"      # leaky integrator, no spikes (readout only)
+    THETA = "theta"  # quadratic integrate-and-fire as a phase (Klos & Memmesheimer)
 
     @property
     def spiking(self) -> bool:
@@ -56,6 +62,10 @@ class Decision(enum.Enum):
     LAST = "last"                # argmax of the readout at the last step
     SPIKE_COUNT = "spike_count"  # output neuron with most spikes (spiking readout)
     FIRST_SPIKE = "first_spike"  # output neuron that spiked first (spiking readout)
+    # theta readout: the output that spiked first; within that tick the one furthest along
+    # its period after it (the earliest spike); no output spike in the trial: the one with
+    # the largest final phase (the no-spike rule)
+    TTFS = "ttfs"
 
 
 @dataclass(frozen=True)
@@ -126,10 +136,15 @@ def _enum(enum_cls, value, where):
 
 
 #: Per-neuron parameter vectors of a layer (the decays alpha, rho, alpha_syn are unsigned).
-NEURON_PARAMS = ("bias", "alpha", "rho", "b0", "adapt", "alpha_syn")
+NEURON_PARAMS = ("bias", "alpha", "rho", "b0", "adapt", "alpha_syn", "p0", "q0")
 
 #: Parameters that must be all zero unless the layer is of the given kind.
-KIND_ONLY = {"rho": NeuronKind.ALIF, "adapt": NeuronKind.ALIF, "alpha_syn": NeuronKind.CUBA}
+KIND_ONLY = {"rho": NeuronKind.ALIF, "adapt": NeuronKind.ALIF, "alpha_syn": NeuronKind.CUBA,
+             "p0": NeuronKind.THETA, "q0": NeuronKind.THETA}
+#: Parameters that must be all zero in a theta layer (its state is the phase alone).
+THETA_UNUSED = ("bias", "alpha", "b0")
+#: Parameters a file may omit (zero) for layers that do not use them (older files).
+OPTIONAL = {"alpha_syn": NeuronKind.CUBA, "p0": NeuronKind.THETA, "q0": NeuronKind.THETA}
 
 
 @dataclass
@@ -147,10 +162,14 @@ class Layer:
     scale: float = 1.0               # real value of one state LSB (for reports)
     name: str = ""
     alpha_syn: np.ndarray | None = None   # (size,) synaptic decay, CUBA only (None: zeros)
+    p0: np.ndarray | None = None          # (size,) initial theta state, THETA only (None: zeros)
+    q0: np.ndarray | None = None
+    weight_shift: int = 0                 # THETA: one weight LSB is 2**-weight_shift of X
 
     def __post_init__(self):
-        if self.alpha_syn is None:
-            self.alpha_syn = np.zeros(np.shape(self.alpha), np.int64)
+        for name in OPTIONAL:
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(np.shape(self.alpha), np.int64))
 
     @property
     def size(self) -> int:
@@ -175,6 +194,7 @@ class Network:
     formats: Formats = field(default_factory=Formats)
     skip_steps: int = 0    # steps not scored by per-step accuracy
     name: str = "network"
+    theta: ThetaModel | None = None   # the theta neuron and trial of a theta network
 
     def __post_init__(self):
         self.validate()
@@ -231,6 +251,7 @@ class Network:
             raise NetworkFileError(f"decision.skip_steps: {self.skip_steps!r} must be an integer >= 0")
         if not self.layers:
             raise NetworkFileError("layers: a network needs at least one layer (the readout)")
+        self._validate_theta()
         n_in = self.n_inputs
         for i, layer in enumerate(self.layers):
             where = f"layers[{i}]"
@@ -250,11 +271,18 @@ class Network:
             _check_array(layer.b0, f"{where}.b0", f.state, shape=(size,))
             _check_array(layer.adapt, f"{where}.adapt", f.state, shape=(size,))
             _check_array(layer.alpha_syn, f"{where}.alpha_syn", f.decay, shape=(size,))
+            _check_array(layer.p0, f"{where}.p0", f.state, shape=(size,))
+            _check_array(layer.q0, f"{where}.q0", f.state, shape=(size,))
             for name, owner in KIND_ONLY.items():
                 if layer.kind is not owner and np.any(getattr(layer, name) != 0):
                     raise NetworkFileError(f"{where}.{name}: must be all zero for a "
                                            f"{layer.kind.value!r} layer (only {owner.value!r} "
                                            f"uses it)")
+            if layer.kind is NeuronKind.THETA:
+                _check_theta_layer(layer, where, f)
+            elif layer.weight_shift != 0:
+                raise NetworkFileError(f"{where}.weight_shift: {layer.weight_shift!r}; only "
+                                       f"'theta' layers have one (must be 0)")
             for name in ("w_in", "w_rec") + NEURON_PARAMS:  # validated: now int64
                 if getattr(layer, name) is not None:
                     setattr(layer, name, getattr(layer, name).astype(np.int64))
@@ -262,6 +290,9 @@ class Network:
                 raise NetworkFileError(f"{where}.scale: {layer.scale!r} must be a positive finite number")
             n_in = size
         readout = self.layers[-1]
+        if (self.decision is Decision.TTFS) != (self.theta is not None):
+            raise NetworkFileError(f"decision.rule: {self.decision.value!r}; 'ttfs' is the rule of "
+                                   f"theta networks, and theta networks decide by 'ttfs'")
         if self.decision in (Decision.SPIKE_COUNT, Decision.FIRST_SPIKE) and not readout.kind.spiking:
             raise NetworkFileError(f"decision.rule: {self.decision.value!r} needs a spiking readout "
                                    f"('lif' or 'alif'), but the last layer is 'li'")
@@ -270,6 +301,40 @@ class Network:
             if acc.width > 31:
                 raise NetworkFileError(f"layers[{i}]: synaptic input needs {acc.width} bits, "
                                        f"more than the 31 allowed; use smaller weights")
+
+    def _validate_theta(self):
+        kinds = {layer.kind is NeuronKind.THETA for layer in self.layers}
+        if len(kinds) > 1:
+            raise NetworkFileError("layers: a network's layers are all 'theta' or none is "
+                                   f"({self.summary()})")
+        if kinds == {True} and self.theta is None:
+            raise NetworkFileError("theta: missing (a theta network needs tau, i0, rotation, steps)")
+        if kinds == {False} and self.theta is not None:
+            raise NetworkFileError("theta: only theta networks have theta parameters")
+        model, f = self.theta, self.formats
+        if model is None:
+            return
+        if not isinstance(model, ThetaModel):
+            raise NetworkFileError(f"theta: expected a ThetaModel, got {type(model).__name__}")
+        for name in ("tau", "i0"):
+            value = getattr(model, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not np.isfinite(value):
+                raise NetworkFileError(f"theta.{name}: {value!r} is not a finite number")
+        if not model.tau > 0:
+            raise NetworkFileError(f"theta.tau: {model.tau!r} must be > 0")
+        if not model.i0 > 0.25:
+            raise NetworkFileError(f"theta.i0: {model.i0!r} must be > 1/4 (an oscillating neuron)")
+        one = 1 << f.decay_bits
+        if not _is_int(model.rotation) or not 1 <= model.rotation < one:
+            raise NetworkFileError(f"theta.rotation: {model.rotation!r} is not an integer in "
+                                   f"1..{one - 1} (the flow of one tick, {f.decay_bits} fraction bits)")
+        if not _is_int(model.steps) or not 1 <= model.steps <= MAX_STEPS:
+            raise NetworkFileError(f"theta.steps: {model.steps!r} is not an integer in "
+                                   f"1..{MAX_STEPS} (ticks per trial)")
+        if f.state_bits > MAX_THETA_STATE_BITS:
+            raise NetworkFileError(f"formats.state_bits: {f.state_bits} is more than the "
+                                   f"{MAX_THETA_STATE_BITS} a theta network allows")
 
     # -- file format --
 
@@ -280,16 +345,21 @@ class Network:
             "formats": self.formats.to_json(),
             "decision": {"rule": self.decision.value, "skip_steps": int(self.skip_steps)},
             "layers": [{"name": l.name, "kind": l.kind.value, "size": int(l.size),
-                        "recurrent": l.recurrent, "scale": float(l.scale)}
+                        "recurrent": l.recurrent, "scale": float(l.scale),
+                        **({"weight_shift": int(l.weight_shift)}
+                           if l.kind is NeuronKind.THETA else {})}
                        for l in self.layers],
         }
+        if self.theta is not None:
+            header["theta"] = self.theta.to_json()
         arrays = {"header": np.array(json.dumps(header, indent=1))}
         for i, layer in enumerate(self.layers):
             arrays[f"layers.{i}.w_in"] = layer.w_in
             if layer.w_rec is not None:
                 arrays[f"layers.{i}.w_rec"] = layer.w_rec
             for name in NEURON_PARAMS:
-                arrays[f"layers.{i}.{name}"] = getattr(layer, name)
+                if OPTIONAL.get(name, layer.kind) is layer.kind:
+                    arrays[f"layers.{i}.{name}"] = getattr(layer, name)
         with open(path, "wb") as fh:  # np.savez would append ".npz" to other suffixes
             np.savez_compressed(fh, **arrays)
 
@@ -340,8 +410,8 @@ class Network:
             names = ("w_in",) + (("w_rec",) if recurrent else ()) + NEURON_PARAMS
             for name in names:
                 key = f"layers.{i}.{name}"
-                if name == "alpha_syn" and key not in contents and kind is not NeuronKind.CUBA:
-                    continue  # files written before CubaLIF existed
+                if name in OPTIONAL and key not in contents and kind is not OPTIONAL[name]:
+                    continue  # zero: the kind does not use it (and older files lack it)
                 if key not in contents:
                     raise NetworkFileError(f"{where}.{name}: missing array {key!r}")
                 arrays[name] = contents[key]
@@ -350,15 +420,53 @@ class Network:
             if arrays["w_in"].ndim == 2 and arrays["w_in"].shape[1] != size:
                 raise NetworkFileError(f"{where}.w_in: shape {arrays['w_in'].shape} does not match "
                                        f"size {size}")
+            shift = _field(spec, "weight_shift", int, where) if kind is NeuronKind.THETA else 0
             layers.append(Layer(kind=kind, w_in=arrays["w_in"], w_rec=arrays.get("w_rec"),
                                 bias=arrays["bias"], alpha=arrays["alpha"], rho=arrays["rho"],
                                 b0=arrays["b0"], adapt=arrays["adapt"], scale=float(scale),
-                                name=str(spec.get("name", "")), alpha_syn=arrays.get("alpha_syn")))
+                                name=str(spec.get("name", "")), alpha_syn=arrays.get("alpha_syn"),
+                                p0=arrays.get("p0"), q0=arrays.get("q0"), weight_shift=shift))
+        theta = None
+        if "theta" in header:
+            spec = _field(header, "theta", dict)
+            known = {"tau", "i0", "rotation", "steps"}
+            if set(spec) != known:
+                raise NetworkFileError(f"theta: fields {sorted(spec)}; expected {sorted(known)}")
+            theta = ThetaModel(tau=_field(spec, "tau", (int, float), "theta"),
+                               i0=_field(spec, "i0", (int, float), "theta"),
+                               rotation=_field(spec, "rotation", int, "theta"),
+                               steps=_field(spec, "steps", int, "theta"))
         return cls(n_inputs=_field(inputs, "channels", int, "inputs"), layers=layers,
                    decision=_enum(Decision, _field(decision, "rule", str, "decision"), "decision.rule"),
                    formats=Formats.from_json(_field(header, "formats", dict)),
                    skip_steps=int(decision.get("skip_steps", 0)),
-                   name=str(header.get("name", "network")))
+                   name=str(header.get("name", "network")), theta=theta)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_theta_layer(layer: Layer, where: str, f: Formats):
+    if not _is_int(layer.weight_shift) or not 0 <= layer.weight_shift <= 30:
+        raise NetworkFileError(f"{where}.weight_shift: {layer.weight_shift!r} is not an integer "
+                               f"in 0..30")
+    for name in THETA_UNUSED:
+        if np.any(getattr(layer, name) != 0):
+            raise NetworkFileError(f"{where}.{name}: must be all zero for a 'theta' layer")
+    p0, q0 = layer.p0.astype(np.int64), layer.q0.astype(np.int64)
+    if np.any(q0 < 0):
+        raise NetworkFileError(f"{where}.q0: value {int(q0.min())} < 0; a theta state has q >= 0")
+    zero = np.flatnonzero((p0 == 0) & (q0 == 0))
+    if zero.size:
+        raise NetworkFileError(f"{where}.p0/q0: neuron {int(zero[0])} state (0, 0) is no phase")
+    np_, nq = normalise(p0, q0, f.state_bits)
+    bad = np.flatnonzero((np_ != p0) | (nq != q0))
+    if bad.size:
+        j = int(bad[0])
+        raise NetworkFileError(f"{where}.p0/q0: neuron {j} state ({int(p0[j])}, {int(q0[j])}) is "
+                               f"not normalised (the longer of p, q has exactly "
+                               f"{f.state_bits - 1} significant bits)")
 
 
 def _field(obj: dict, key: str, types, where: str = "header"):

@@ -23,6 +23,9 @@ decay and feeds the membrane::
     u     = fit(shr(alpha * u, D) + i - b0 * s_prev)
     s     = u > b0
 
+THETA (Klos & Memmesheimer) keeps the phase as the integer vector ``(p, q)``
+(``u`` holds p, ``q`` holds q); its tick is ``spikeforge.golden.theta.theta_step``.
+
 ``(1 - alpha)`` is folded into ``w_in``, ``w_rec`` and ``bias`` by the
 quantiser, and ``(1 - rho) * beta`` into ``adapt``; the hardware folds nothing
 at run time.
@@ -36,17 +39,18 @@ import numpy as np
 
 from .fixed import fit, shift_right
 from .network import Formats, Layer, NeuronKind
+from .theta import ThetaModel, pack_state, theta_step
 
-__all__ = ["LayerState", "layer_step"]
+__all__ = ["LayerState", "layer_step", "readout_value"]
 
 
 @dataclass
 class LayerState:
     """State of one layer for a batch: membrane, adaptation, last spikes."""
 
-    u: np.ndarray   # (batch, size) int64 membrane
+    u: np.ndarray   # (batch, size) int64 membrane (THETA: p)
     a: np.ndarray   # (batch, size) int64 threshold adaptation (ALIF)
-    i: np.ndarray   # (batch, size) int64 synaptic current (CUBA)
+    i: np.ndarray   # (batch, size) int64 synaptic current (CUBA; THETA: q)
     s: np.ndarray   # (batch, size) bool
 
     @classmethod
@@ -54,10 +58,32 @@ class LayerState:
         return cls(u=np.zeros((batch, size), np.int64), a=np.zeros((batch, size), np.int64),
                    i=np.zeros((batch, size), np.int64), s=np.zeros((batch, size), bool))
 
+    @classmethod
+    def initial(cls, layer: Layer, batch: int) -> "LayerState":
+        """The state every sample starts from: zero, or a theta layer's initial phases."""
+        state = cls.zeros(batch, layer.size)
+        if layer.kind is NeuronKind.THETA:
+            state.u[:] = layer.p0
+            state.i[:] = layer.q0
+        return state
 
-def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarray) -> LayerState:
-    """Advance one layer by one step; ``acc`` is the exact synaptic input (batch, size)."""
+
+def readout_value(layer: Layer, formats: Formats, state: LayerState) -> np.ndarray:
+    """What a readout record carries: ``u``, or a theta state packed as ``p * 2**B + q``."""
+    if layer.kind is NeuronKind.THETA:
+        return pack_state(state.u, state.i, formats.state_bits)
+    return state.u
+
+
+def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarray,
+               theta: ThetaModel | None = None) -> LayerState:
+    """Advance one layer by one step; ``acc`` is the exact synaptic input (batch, size);
+    ``theta`` is the network's theta model (theta layers only)."""
     st, d, rnd, ovf = formats.state, formats.decay_bits, formats.rounding, formats.overflow
+    if layer.kind is NeuronKind.THETA:
+        p, q, s = theta_step(state.u, state.i, acc, weight_shift=layer.weight_shift,
+                             rotation=theta.rotation, formats=formats)
+        return LayerState(u=p, a=state.a, i=q, s=s)
     s_prev = state.s.astype(np.int64)
     leak = shift_right(layer.alpha * state.u, d, rnd)
     if layer.kind is NeuronKind.LI:

@@ -7,7 +7,8 @@ import numpy as np
 from .network import Decision, Formats, NeuronKind
 from .reference import FloatLayer, FloatNetwork, quantize
 
-__all__ = ["random_float_network", "random_network", "random_events"]
+__all__ = ["random_float_network", "random_network", "random_events", "random_float_theta_network",
+           "random_theta_network"]
 
 
 def random_float_network(seed: int, n_inputs: int = 4, hidden=(16,), n_outputs: int = 3, *,
@@ -50,3 +51,33 @@ def random_events(seed: int, samples: int, steps: int, channels: int, *, rate: f
     fire = rng.random((samples, steps, channels)) < rate
     vals = rng.choice(np.asarray(values, np.int64), size=fire.shape)
     return np.where(fire, vals, 0).astype(np.int64)
+
+
+def random_float_theta_network(seed: int, n_inputs: int = 8, hidden=(16,), n_outputs: int = 4, *,
+                               steps: int = 32, trial: float = 2.0, recurrent: bool = False,
+                               weight_scale: float = 3.0, tau: float = 6 / np.pi,
+                               i0: float = 1.25, decay_bits: int = 16):
+    """A float theta network (``Decision.TTFS``) whose layers spike within the trial on
+    random binary input; initial phases spread around half the period."""
+    from .reference import FloatTheta
+    rng = np.random.default_rng(seed)
+    theta = FloatTheta.exact(tau, i0, trial, steps, decay_bits)
+    layers, n_in = [], n_inputs
+    sizes = list(hidden) + [n_outputs]
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+        layers.append(FloatLayer(
+            kind=NeuronKind.THETA,
+            w_in=rng.normal(0.3, 1.0, (n_in, size)) * weight_scale / np.sqrt(n_in),
+            w_rec=(rng.normal(0.0, 1.0, (size, size)) * weight_scale / np.sqrt(size)
+                   if recurrent and not last else None),
+            phi0=rng.uniform(0.35, 0.75, size) * theta.period,
+            name="output" if last else f"hidden{i}"))
+        n_in = size
+    return FloatNetwork(n_inputs=n_inputs, layers=layers, decision=Decision.TTFS,
+                        name=f"random-theta-{seed}", theta=theta)
+
+
+def random_theta_network(seed: int, *args, formats: Formats | None = None, **kwargs):
+    """The quantised twin of ``random_float_theta_network``."""
+    return quantize(random_float_theta_network(seed, *args, **kwargs), formats)

@@ -15,20 +15,36 @@ adaptation strength ``beta``. One float step of a layer::
 
 with ``I = x @ w_in + s_prev @ w_rec + bias``. Running the float network and
 its quantised twin on the same inputs measures the quantisation loss.
+
+Theta networks (``FloatNetwork.theta``) keep each neuron's phase ``phi`` in
+``[0, Theta)``; one tick of ``theta.tick`` model time units::
+
+    phi = H(phi, x @ w_in + s_prev @ w_rec)   # the pulses of the tick, summed (V units)
+    phi = phi + tick;  s = phi > Theta;  phi = phi - Theta * s
+
+with ``H`` the exact pulse map (``golden.theta.pulse_float``), starting from the
+trained initial phases ``phi0``. This is the discrete-time float model of the
+fixed-point theta datapath (``golden.theta``), which represents the same map
+exactly; their difference is quantisation alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import json
+import math
+import os
+
 import numpy as np
 
 from .fixed import Rounding
 from .network import Decision, Formats, Layer, Network, NetworkFileError, NeuronKind
 from .simulate import decide
+from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float, rotation_for
 
-__all__ = ["FloatLayer", "FloatNetwork", "FloatResult", "simulate_float", "quantize",
-           "QuantizeError"]
+__all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
+           "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT"]
 
 
 class QuantizeError(ValueError):
@@ -47,6 +63,7 @@ class FloatLayer:
     beta: np.ndarray | float = 1.8
     name: str = ""
     tau_syn: np.ndarray | float = 5.0   # synaptic time constant (CUBA only)
+    phi0: np.ndarray | float | None = None   # initial phase in [0, Theta] (THETA only)
 
     @property
     def size(self) -> int:
@@ -81,6 +98,48 @@ class FloatLayer:
         return out
 
 
+@dataclass(frozen=True)
+class FloatTheta:
+    """The theta neuron of a float theta network and its discrete time: ``tick`` model time
+    units per step, ``steps`` ticks per trial."""
+
+    tau: float
+    i0: float
+    tick: float
+    steps: int
+
+    @property
+    def r(self) -> float:
+        return math.sqrt(self.i0 - 0.25)
+
+    @property
+    def period(self) -> float:
+        return self.tau * math.pi / self.r
+
+    def validate(self):
+        for name in ("tau", "i0", "tick"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise QuantizeError(f"theta.{name}: {value!r} is not a finite number")
+        if self.tau <= 0:
+            raise QuantizeError(f"theta.tau: {self.tau!r} must be > 0")
+        if self.i0 <= 0.25:
+            raise QuantizeError(f"theta.i0: {self.i0!r} must be > 1/4")
+        if not 0 < self.tick * self.r / self.tau < math.pi / 4:
+            raise QuantizeError(f"theta.tick: {self.tick!r} must be > 0 and turn the phase by "
+                                f"less than an eighth of a period per tick")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
+            raise QuantizeError(f"theta.steps: {self.steps!r} must be a positive integer")
+
+    @classmethod
+    def exact(cls, tau: float, i0: float, trial: float, steps: int, decay_bits: int) -> "FloatTheta":
+        """``steps`` ticks of about ``trial / steps``, adjusted so that the fixed-point
+        rotation represents the tick exactly (float and fixed point run the same time)."""
+        model = ThetaModel(tau=tau, i0=i0, steps=steps,
+                           rotation=rotation_for(trial / steps, tau, i0, decay_bits))
+        return cls(tau=tau, i0=i0, tick=model.tick(decay_bits), steps=steps)
+
+
 @dataclass
 class FloatNetwork:
     n_inputs: int
@@ -88,6 +147,16 @@ class FloatNetwork:
     decision: Decision = Decision.PER_STEP
     skip_steps: int = 0
     name: str = "network"
+    theta: FloatTheta | None = None   # theta networks: the neuron and the tick
+
+    def save(self, path) -> None:
+        """Write the float network (``.npz``: JSON header, float64 arrays), so it can be
+        quantised again later (``spikeforge import --from float``)."""
+        save_float_network(self, path)
+
+    @classmethod
+    def load(cls, path) -> "FloatNetwork":
+        return load_float_network(path)
 
 
 @dataclass
@@ -99,6 +168,8 @@ class FloatResult:
 
 def simulate_float(net: FloatNetwork, x) -> FloatResult:
     """float64 reference of the same network on the same integer events."""
+    if net.theta is not None:
+        return _simulate_float_theta(net, x)
     x = np.asarray(x, dtype=np.float64)
     batch, steps, _ = x.shape
     params = [layer.vectors() for layer in net.layers]
@@ -136,6 +207,101 @@ def simulate_float(net: FloatNetwork, x) -> FloatResult:
                        decisions=decide(net.decision, readout, out_spikes))
 
 
+def _theta_phi0(layer: FloatLayer, theta: FloatTheta, where: str) -> np.ndarray:
+    value = theta.period / 2 if layer.phi0 is None else layer.phi0
+    phi0 = np.broadcast_to(np.asarray(value, np.float64), (layer.size,)).copy()
+    if not np.all(np.isfinite(phi0)) or np.any(phi0 < 0) or np.any(phi0 > theta.period):
+        raise QuantizeError(f"{where}: phi0 must lie in [0, Theta = {theta.period:.6g}]")
+    return phi0
+
+
+def _check_theta_decision(net: FloatNetwork):
+    if net.decision is not Decision.TTFS:
+        raise QuantizeError(f"decision {net.decision.value!r}: a theta network decides by 'ttfs'")
+
+
+def _simulate_float_theta(net: FloatNetwork, x) -> FloatResult:
+    th = net.theta
+    th.validate()
+    _check_theta_decision(net)
+    x = np.asarray(x, dtype=np.float64)
+    batch, steps, _ = x.shape
+    phi = [np.broadcast_to(_theta_phi0(l, th, f"layer {i}"), (batch, l.size)).copy()
+           for i, l in enumerate(net.layers)]
+    s = [np.zeros((batch, l.size)) for l in net.layers]
+    spikes = [np.zeros((batch, steps, l.size), bool) for l in net.layers]
+    readout = np.zeros((batch, steps, net.layers[-1].size))
+    for t in range(steps):
+        events = x[:, t, :]
+        for i, layer in enumerate(net.layers):
+            pulse = events @ layer.w_in
+            if layer.w_rec is not None:
+                pulse = pulse + s[i] @ layer.w_rec
+            p = pulse_float(phi[i], pulse, th.tau, th.i0) + th.tick
+            fired = p > th.period
+            phi[i] = np.where(fired, p - th.period, p)
+            s[i] = fired.astype(np.float64)
+            spikes[i][:, t] = fired
+            events = s[i]
+        readout[:, t] = phi[-1]
+    return FloatResult(spikes=spikes, readout=readout,
+                       decisions=decide(net.decision, readout, spikes[-1]))
+
+
+#: Default formats of a theta network: the phase vector in 16 bits, the tick's rotation
+#: with 16 fraction bits.
+THETA_FORMATS = Formats(weight_bits=8, state_bits=16, decay_bits=16, input_bits=2)
+
+
+def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
+    """Theta layers: weights in X = (V - 1/2) / r units with one power-of-two scale per
+    layer (the largest that fits the weight width), initial phases as integer states,
+    the tick as the integer rotation (``golden.theta``)."""
+    th = net.theta
+    th.validate()
+    _check_theta_decision(net)
+    formats = formats or THETA_FORMATS
+    if formats.state_bits > MAX_THETA_STATE_BITS:
+        raise QuantizeError(f"state_bits {formats.state_bits}: a theta network allows at most "
+                            f"{MAX_THETA_STATE_BITS}")
+    rotation = rotation_for(th.tick, th.tau, th.i0, formats.decay_bits)
+    layers, n_in = [], net.n_inputs
+    for i, fl in enumerate(net.layers):
+        where = f"layer {i}{' (' + fl.name + ')' if fl.name else ''}"
+        if fl.kind is not NeuronKind.THETA:
+            raise QuantizeError(f"{where}: kind {fl.kind.value!r}; a theta network's layers are "
+                                f"all 'theta'")
+        if fl.w_in.ndim != 2 or fl.w_in.shape[0] != n_in:
+            raise QuantizeError(f"{where}: w_in shape {fl.w_in.shape}, expected ({n_in}, size)")
+        mats = [fl.w_in] + ([] if fl.w_rec is None else [fl.w_rec])
+        if not all(np.all(np.isfinite(w)) for w in mats):
+            raise QuantizeError(f"{where}: weights contain NaN or infinity")
+        largest = max(np.abs(w).max(initial=0.0) for w in mats) / th.r
+        shift = 30 if largest == 0 else int(math.floor(math.log2(formats.weight.max / largest)))
+        if shift < 0:
+            raise QuantizeError(f"{where}: weights up to {largest * th.r:.3g} do not fit "
+                                f"weight_bits={formats.weight_bits}")
+        shift = min(shift, 30)
+        one = float(1 << shift)
+        p0, q0 = initial_state(_theta_phi0(fl, th, where), th.tau, th.i0, formats.state_bits)
+        zeros = np.zeros(fl.size, np.int64)
+        layers.append(Layer(
+            kind=NeuronKind.THETA,
+            w_in=formats.weight.quantize(fl.w_in / th.r * one, Rounding.HALF_EVEN),
+            w_rec=None if fl.w_rec is None else formats.weight.quantize(fl.w_rec / th.r * one,
+                                                                        Rounding.HALF_EVEN),
+            bias=zeros, alpha=zeros, rho=zeros, b0=zeros, adapt=zeros, p0=p0, q0=q0,
+            weight_shift=shift, scale=th.r / one, name=fl.name))
+        n_in = fl.size
+    try:
+        return Network(n_inputs=net.n_inputs, layers=layers, decision=Decision.TTFS,
+                       formats=formats, name=net.name,
+                       theta=ThetaModel(tau=float(th.tau), i0=float(th.i0), rotation=rotation,
+                                        steps=int(th.steps)))
+    except NetworkFileError as exc:
+        raise QuantizeError(str(exc)) from None
+
+
 def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
     """Fold and quantise a float network into a fixed-point ``Network``.
 
@@ -144,6 +310,8 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
     and one state scale is chosen so the largest folded weight uses the full
     weight width. Parameters are rounded to nearest (ties to even).
     """
+    if net.theta is not None:
+        return _quantize_theta(net, formats)
     formats = formats or Formats()
     layers = []
     n_in = net.n_inputs
@@ -190,3 +358,118 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
                        formats=formats, skip_steps=net.skip_steps, name=net.name)
     except NetworkFileError as exc:
         raise QuantizeError(str(exc)) from None
+
+
+# -- float network files --
+
+FLOAT_FILE_FORMAT = "spikeforge-float-network"
+FLOAT_FILE_VERSION = 1
+#: Per-neuron float vectors of a FloatLayer (scalars are stored broadcast).
+FLOAT_VECTORS = ("bias", "tau_m", "tau_adp", "b0", "beta", "tau_syn", "phi0")
+
+
+def save_float_network(net: FloatNetwork, path) -> None:
+    header = {"format": FLOAT_FILE_FORMAT, "version": FLOAT_FILE_VERSION, "name": net.name,
+              "inputs": int(net.n_inputs), "decision": net.decision.value,
+              "skip_steps": int(net.skip_steps),
+              "theta": None if net.theta is None else {
+                  "tau": float(net.theta.tau), "i0": float(net.theta.i0),
+                  "tick": float(net.theta.tick), "steps": int(net.theta.steps)},
+              "layers": [{"kind": l.kind.value, "name": l.name, "recurrent": l.w_rec is not None}
+                         for l in net.layers]}
+    arrays = {"header": np.array(json.dumps(header, indent=1))}
+    for i, layer in enumerate(net.layers):
+        arrays[f"layers.{i}.w_in"] = np.asarray(layer.w_in, np.float64)
+        if layer.w_rec is not None:
+            arrays[f"layers.{i}.w_rec"] = np.asarray(layer.w_rec, np.float64)
+        for name in FLOAT_VECTORS:
+            value = getattr(layer, name)
+            if value is not None:
+                arrays[f"layers.{i}.{name}"] = np.broadcast_to(
+                    np.asarray(value, np.float64), (layer.size,)).copy()
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def load_float_network(path) -> FloatNetwork:
+    """Read a float network file; errors name the file and the field."""
+    path = os.fspath(path)
+
+    def fail(msg):
+        raise NetworkFileError(f"{path}: {msg}")
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        fail("no such file")
+    except (ValueError, OSError, EOFError) as exc:
+        fail(f"not a spikeforge float network file (.npz): {exc}")
+    try:
+        header = json.loads(str(contents["header"][()]))
+    except (KeyError, json.JSONDecodeError, TypeError, ValueError):
+        fail("no readable JSON 'header' (is this a float network file?)")
+    if not isinstance(header, dict) or header.get("format") != FLOAT_FILE_FORMAT:
+        fail(f"header.format: expected {FLOAT_FILE_FORMAT!r}")
+    if header.get("version") != FLOAT_FILE_VERSION:
+        fail(f"header.version: {header.get('version')!r} is not supported "
+             f"(this spikeforge reads version {FLOAT_FILE_VERSION})")
+    specs = header.get("layers")
+    if not isinstance(specs, list) or not specs:
+        fail("header.layers: expected a non-empty list")
+    layers = []
+    n_in = header.get("inputs")
+    if not isinstance(n_in, int) or isinstance(n_in, bool) or n_in < 1:
+        fail(f"header.inputs: {n_in!r} is not a positive integer")
+    rows = n_in
+    for i, spec in enumerate(specs):
+        where = f"layers[{i}]"
+        if not isinstance(spec, dict):
+            fail(f"{where}: expected an object")
+        try:
+            kind = NeuronKind(spec.get("kind"))
+        except ValueError:
+            fail(f"{where}.kind: {spec.get('kind')!r} is not a neuron kind")
+
+        def array(name, shape, required=True):
+            key = f"layers.{i}.{name}"
+            if key not in contents:
+                if required:
+                    fail(f"{where}.{name}: missing array {key!r}")
+                return None
+            a = contents[key]
+            if a.dtype.kind not in "fiu" or a.shape != shape:
+                fail(f"{where}.{name}: {a.dtype} array of shape {a.shape}, expected float {shape}")
+            if not np.all(np.isfinite(a)):
+                fail(f"{where}.{name}: contains NaN or infinity")
+            return a.astype(np.float64)
+
+        w_in = contents.get(f"layers.{i}.w_in")
+        if w_in is None or w_in.ndim != 2:
+            fail(f"{where}.w_in: missing or not a 2-D array")
+        size = w_in.shape[1]
+        w_in = array("w_in", (rows, size))
+        w_rec = array("w_rec", (size, size)) if spec.get("recurrent") is True else None
+        vectors = {name: array(name, (size,), required=False) for name in FLOAT_VECTORS}
+        kwargs = {k: v for k, v in vectors.items() if v is not None}
+        layers.append(FloatLayer(kind=kind, w_in=w_in, w_rec=w_rec, name=str(spec.get("name", "")),
+                                 **kwargs))
+        rows = size
+    try:
+        decision = Decision(header.get("decision"))
+    except ValueError:
+        fail(f"header.decision: {header.get('decision')!r} is not a decision rule")
+    theta = header.get("theta")
+    if theta is not None:
+        if not isinstance(theta, dict) or set(theta) != {"tau", "i0", "tick", "steps"}:
+            fail("header.theta: expected an object with tau, i0, tick, steps")
+        theta = FloatTheta(**theta)
+        try:
+            theta.validate()
+        except QuantizeError as exc:
+            fail(str(exc))
+    skip = header.get("skip_steps", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        fail(f"header.skip_steps: {skip!r} is not an integer >= 0")
+    return FloatNetwork(n_inputs=n_in, layers=layers, decision=decision, skip_steps=skip,
+                        name=str(header.get("name", "network")), theta=theta)

@@ -18,10 +18,11 @@ import numpy as np
 
 from .fixed import check_fits, out_of_range
 from .network import Decision, Network
-from .neuron import LayerState, layer_step
+from .neuron import LayerState, layer_step, readout_value
+from .theta import phase_greater, unpack_state
 
-__all__ = ["Result", "simulate", "decide", "check_inputs", "InputError", "accuracy",
-           "operation_counts"]
+__all__ = ["Result", "simulate", "decide", "ttfs_decisions", "check_inputs", "InputError",
+           "accuracy", "operation_counts"]
 
 
 class InputError(ValueError):
@@ -33,7 +34,8 @@ class Result:
     """What one run produced, per sample; the basis for every comparison with the RTL."""
 
     spikes: list[np.ndarray]      # per spiking layer: (samples, steps, size) bool
-    readout: np.ndarray           # (samples, steps, outputs) int64, readout state u
+    readout: np.ndarray           # (samples, steps, outputs) int64, readout state u (theta:
+                                  # p * 2**state_bits + q, see golden.theta.pack_state)
     decisions: np.ndarray         # (samples,) or (samples, steps) int64
     synops: np.ndarray            # (samples,) synaptic operations (events x fan-out)
     neuron_updates: np.ndarray    # (samples,)
@@ -63,6 +65,9 @@ def check_inputs(network: Network, x) -> np.ndarray:
         raise InputError(f"x: {x.shape[2]} channels, but the network has {network.n_inputs} inputs")
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise InputError(f"x: shape {x.shape} holds no samples or no steps")
+    if network.theta is not None and x.shape[1] != network.theta.steps:
+        raise InputError(f"x: {x.shape[1]} steps per sample, but this theta network's trial is "
+                         f"{network.theta.steps} ticks")
     fmt = network.formats.input
     x = x.astype(np.int64)
     bad = out_of_range(x, fmt)
@@ -78,7 +83,7 @@ def simulate(network: Network, x) -> Result:
     batch, steps, _ = x.shape
     layers = network.layers
     acc_formats = [network.accumulator(i) for i in range(len(layers))]
-    states = [LayerState.zeros(batch, layer.size) for layer in layers]
+    states = [LayerState.initial(layer, batch) for layer in layers]
     spikes = [np.zeros((batch, steps, l.size), bool) for l in layers if l.kind.spiking]
     readout = np.zeros((batch, steps, network.n_outputs), np.int64)
     for t in range(steps):
@@ -90,16 +95,17 @@ def simulate(network: Network, x) -> Result:
             if layer.recurrent:
                 acc += state.s.astype(np.int64) @ layer.w_rec
             check_fits(acc, acc_formats[i], f"layer {i} synaptic input")
-            state = layer_step(layer, network.formats, state, acc)
+            state = layer_step(layer, network.formats, state, acc, network.theta)
             states[i] = state
             if layer.kind.spiking:
                 spikes[k][:, t] = state.s
                 k += 1
             events = state.s.astype(np.int64)
-        readout[:, t] = states[-1].u
+        readout[:, t] = readout_value(layers[-1], network.formats, states[-1])
     out_spikes = spikes[-1] if layers[-1].kind.spiking else None
     return Result(spikes=spikes, readout=readout,
-                  decisions=decide(network.decision, readout, out_spikes),
+                  decisions=decide(network.decision, readout, out_spikes,
+                                   state_bits=network.formats.state_bits),
                   **operation_counts(network, x, spikes))
 
 
@@ -130,11 +136,19 @@ def operation_counts(network: Network, x: np.ndarray, spikes: list[np.ndarray]) 
             "layer_spikes": layer_spikes, "input_events": input_events}
 
 
-def decide(rule: Decision, readout: np.ndarray, out_spikes: np.ndarray | None) -> np.ndarray:
+def decide(rule: Decision, readout: np.ndarray, out_spikes: np.ndarray | None, *,
+           state_bits: int | None = None) -> np.ndarray:
     """Apply a decision rule; ties go to the lowest neuron index, as in hardware.
 
     ``first_spike`` gives -1 for a sample whose output layer never spiked.
+    ``ttfs`` compares theta states: integer readouts packed with ``state_bits``,
+    or float phases when ``state_bits`` is None.
     """
+    if rule is Decision.TTFS:
+        if state_bits is None:
+            return ttfs_decisions(out_spikes, (readout,), lambda a, b: a > b)
+        p, q = unpack_state(readout, state_bits)
+        return ttfs_decisions(out_spikes, (p, q), phase_greater)
     if rule is Decision.PER_STEP:
         return np.argmax(readout, axis=2).astype(np.int64)
     if rule is Decision.LAST:
@@ -147,6 +161,31 @@ def decide(rule: Decision, readout: np.ndarray, out_spikes: np.ndarray | None) -
         winner = np.argmin(first, axis=1).astype(np.int64)
         return np.where(first.min(axis=1) < steps, winner, -1)
     raise ValueError(f"unknown decision rule {rule!r}")
+
+
+def ttfs_decisions(out_spikes: np.ndarray, state: tuple, greater) -> np.ndarray:
+    """The ``ttfs`` rule from the output spikes (samples, steps, outputs), the outputs'
+    states after each step (a tuple of such arrays: (p, q), or (phase,)) and their
+    comparison ``greater(*state_a, *state_b)``.
+
+    The earliest step in which any output spiked decides among the outputs that spiked
+    in it; without any, the last step decides among all outputs. Outputs are walked in
+    index order keeping the greater (the earlier spike, or the larger phase): ties go
+    to the lowest index, as the hardware walks them.
+    """
+    samples, steps, n_out = out_spikes.shape
+    any_step = out_spikes.any(axis=2)
+    spiked = any_step.any(axis=1)
+    step = np.where(spiked, np.argmax(any_step, axis=1), steps - 1)
+    rows = np.arange(samples)
+    candidate = np.where(spiked[:, None], out_spikes[rows, step], True)
+    at = [np.asarray(k)[rows, step] for k in state]          # (samples, outputs) each
+    best = np.full(samples, -1, np.int64)
+    for j in range(n_out):
+        held = np.maximum(best, 0)
+        better = greater(*[k[:, j] for k in at], *[k[rows, held] for k in at])
+        best = np.where(candidate[:, j] & ((best < 0) | better), j, best)
+    return best
 
 
 def accuracy(network: Network, decisions: np.ndarray, y: np.ndarray) -> float:
