@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
-from ..golden.network import Decision, Network
+from ..golden.network import Decision, Network, NeuronKind
 from .config import (COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap, HardwareConfig,
                      config_signature)
 from .layer import LayerCore
@@ -75,7 +75,8 @@ class Accelerator(wiring.Component):
                              value_bits=net.formats.input_bits,
                              regions=[r for r in amap.regions if r.layer == i],
                              offset_bits=offset_bits,
-                             spram_weights=i in cfg.spram_layers)
+                             spram_weights=i in cfg.spram_layers,
+                             rotation=net.theta.rotation if net.theta is not None else None)
             m.submodules[f"layer{i}"] = core
             cores.append((core, n_in))
             n_in = layer.size
@@ -97,7 +98,6 @@ class Accelerator(wiring.Component):
         j = Signal(range(max(n_out, 2)))              # readout neuron
         best_j = Signal(range(max(n_out, 2)))         # argmax of this step's readout
         best_u = Signal(signed(net.formats.state_bits))
-        spiking_readout = layers[last].kind.spiking
         counts = Array(Signal(COUNTER_BITS, name=f"count{k}") for k in range(n_out))
         best_c = Signal(COUNTER_BITS)
         best_cj = Signal(range(max(n_out, 2)))
@@ -109,6 +109,28 @@ class Accelerator(wiring.Component):
         ro_lane = j[:lane_bits] if lane_bits else Const(0, 1)
         ro_state = ro_core.state[ro_lane]
         m.d.comb += ro_core.ro_addr.eq(j >> lane_bits)
+        theta = layers[last].kind is NeuronKind.THETA
+        # what a READOUT record carries: u, or a theta state packed as p * 2**B + q
+        ro_value = Cat(ro_state.q, ro_state.p).as_signed() if theta else ro_state.u
+        ttfs = net.decision is Decision.TTFS
+        if ttfs:
+            # ttfs: the first step any output spiked in decides among those outputs by phase
+            # (ttfs_found, ttfs_winner); without one, the last step's phases decide (the
+            # no-spike rule, at END_SAMPLE). A walk reads one output per 4 clocks: address,
+            # latch, compare (two products), keep.
+            out_spiked = Signal()        # an output spiked in this step
+            ttfs_found = Signal()
+            ttfs_winner = Signal(range(max(n_out, 2)))
+            cand_p, cand_q = Signal.like(ro_state.p), Signal.like(ro_state.q)
+            cand_s = Signal()
+            best_p, best_q = Signal.like(ro_state.p), Signal.like(ro_state.q)
+            best_have = Signal()
+            best_tj = Signal(range(max(n_out, 2)))
+            greater = Signal()
+            m.d.sync += greater.eq((cand_p * best_q > best_p * cand_q)
+                                   | ((cand_q == 0) & (best_q == 0) & (cand_p > best_p)))
+            with m.If(cores[last][0].new_spikes.any()):
+                m.d.sync += out_spiked.eq(1)
 
         def emit(kind, layer=0, index=0, value=0):
             m.d.comb += [out.valid.eq(1), out.payload.kind.eq(kind), out.payload.layer.eq(layer),
@@ -127,12 +149,16 @@ class Accelerator(wiring.Component):
             if layer.kind.spiking and (cfg.emit_spikes or i == last):
                 step_phases.append(("emit", i))
         step_phases.append(("readout",))
+        if ttfs:
+            step_phases.append(("ttfs_walk", True))      # the first spiking step decides
         if net.decision is Decision.PER_STEP:
             step_phases.append(("decide",))
         step_phases.append(("step_done",))
         sample_phases = []
         if net.decision is Decision.SPIKE_COUNT:
             sample_phases.append(("count_max",))
+        if ttfs:
+            sample_phases.append(("ttfs_walk", False))   # no spike: the final phases decide
         if net.decision is not Decision.PER_STEP:
             sample_phases.append(("decide_sample",))
         sample_phases += [("clear",), ("sample_done",)]
@@ -157,6 +183,8 @@ class Accelerator(wiring.Component):
                     with m.Case(InputKind.END_STEP):
                         m.d.comb += self.events.ready.eq(1)
                         with m.If(self.events.valid):
+                            if ttfs:
+                                m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
                     with m.Case(InputKind.END_SAMPLE):
                         m.d.comb += self.events.ready.eq(1)
@@ -169,6 +197,39 @@ class Accelerator(wiring.Component):
                 for n, phase in enumerate(phases):
                     here, after = name(prefix, n), (name(prefix, n + 1) if n + 1 < len(phases) else done)
                     kind = phase[0]
+                    if kind == "ttfs_walk":
+                        spiking_only = phase[1]
+                        skip = (ttfs_found | ~out_spiked) if spiking_only else ttfs_found
+                        with m.State(here):
+                            m.d.sync += [j.eq(0), best_have.eq(0)]
+                            with m.If(skip):
+                                m.next = after
+                            with m.Else():
+                                m.next = here + "A"
+                        with m.State(here + "A"):      # address output j (ro_addr follows j)
+                            m.next = here + "L"
+                        with m.State(here + "L"):      # latch its state
+                            m.d.sync += [cand_p.eq(ro_state.p), cand_q.eq(ro_state.q),
+                                         cand_s.eq(ro_state.s)]
+                            m.next = here + "C"
+                        with m.State(here + "C"):      # compare with the best so far
+                            m.next = here + "K"
+                        with m.State(here + "K"):      # keep the greater
+                            take = (cand_s if spiking_only else 1) & (~best_have | greater)
+                            with m.If(take):
+                                m.d.sync += [best_p.eq(cand_p), best_q.eq(cand_q),
+                                             best_tj.eq(j), best_have.eq(1)]
+                            with m.If(j == n_out - 1):
+                                m.next = here + "D"
+                            with m.Else():
+                                m.d.sync += j.eq(j + 1)
+                                m.next = here + "A"
+                        with m.State(here + "D"):
+                            m.d.sync += ttfs_winner.eq(best_tj)
+                            if spiking_only:
+                                m.d.sync += ttfs_found.eq(1)
+                            m.next = after
+                        continue
                     if kind in ("scan", "emit", "update", "clear", "readout", "count_max"):
                         with m.State(here):   # start the phase's engine, then wait in here + "W"
                             if kind in ("scan", "emit"):
@@ -213,12 +274,14 @@ class Accelerator(wiring.Component):
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
                                 m.next = after
                         elif kind == "readout":
-                            emit(OutputKind.READOUT, last, j, ro_state.u)
+                            emit(OutputKind.READOUT, last, j, ro_value)
                             with m.If(out.ready):
-                                with m.If((j == 0) | (ro_state.u > best_u)):
-                                    m.d.sync += [best_u.eq(ro_state.u), best_j.eq(j)]
-                                if spiking_readout:
+                                if net.decision in (Decision.PER_STEP, Decision.LAST):
+                                    with m.If((j == 0) | (ro_state.u > best_u)):
+                                        m.d.sync += [best_u.eq(ro_state.u), best_j.eq(j)]
+                                if net.decision is Decision.SPIKE_COUNT:
                                     m.d.sync += counts[j].eq(counts[j] + ro_state.s)
+                                if net.decision is Decision.FIRST_SPIKE:
                                     with m.If(ro_state.s & ~fs_found):
                                         m.d.sync += [fs_found.eq(1), fs_winner.eq(j)]
                                 m.d.comb += ro_core.ro_addr.eq((j + 1) >> lane_bits)
@@ -244,6 +307,8 @@ class Accelerator(wiring.Component):
                                 emit(OutputKind.DECISION, 0, best_j, 0)
                             elif net.decision is Decision.SPIKE_COUNT:
                                 emit(OutputKind.DECISION, 0, best_cj, 0)
+                            elif ttfs:   # value 1: decided by the no-spike rule
+                                emit(OutputKind.DECISION, 0, ttfs_winner, ~ttfs_found)
                             else:
                                 emit(OutputKind.DECISION, 0, Mux(fs_found, fs_winner, 0),
                                      Mux(fs_found, 0, -1))
@@ -256,6 +321,8 @@ class Accelerator(wiring.Component):
 
         with m.If(reset_decisions):
             m.d.sync += [best_j.eq(0), best_u.eq(0), fs_found.eq(0), fs_winner.eq(0)]
+            if ttfs:
+                m.d.sync += [ttfs_found.eq(0), ttfs_winner.eq(0)]
             m.d.sync += [c.eq(0) for c in counts]
 
         # -- counters --

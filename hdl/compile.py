@@ -15,13 +15,14 @@ from amaranth.back import verilog
 from amaranth.lib import data
 from amaranth.lib.wiring import Flow
 
-from ..golden.network import Network
+from ..golden.network import Decision, Network, NeuronKind
 from ..golden.simulate import Result
 from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
 from .spram import SPRAM_PRIMITIVES
+from .theta import THETA_STAGES
 
 __all__ = ["compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
            "MANIFEST_VERSION"]
@@ -57,8 +58,9 @@ def verilator_lint_args() -> list[str]:
 #: The cycle bound per step (``cycle_bound``), as documented in the manifest.
 CYCLE_BOUND_FORMULA = (
     "E_in*W[0] + sum_i[(R_i + F_i)*W[i] + (3*W[i] + 3 if recurrent[i]) + (3*W[i-1] + 3 if i > 0)"
-    " + 2*W[i] + 8] + sum_k emitted[(3*W[k] + S_k + 3)] + n_out + 4; per sample add "
-    "max_i W[i] + n_out + 8. E_in: input events of the step; R_i: spikes of layer i in the "
+    " + 2*W[i] + 8 (+ 4 for theta layers)] + sum_k emitted[(3*W[k] + S_k + 3)] + n_out + 4 "
+    "(+ 4*n_out + 2 for ttfs); per sample add max_i W[i] + n_out + 8 (+ 4*n_out + 2 for ttfs). "
+    "E_in: input events of the step; R_i: spikes of layer i in the "
     "previous step; F_i: spikes of layer i-1 in this step; S_k: spikes of layer k; W[i]: "
     "ceil(size_i / lanes); emitted: spiking layers that are streamed; excludes output stalls"
 )
@@ -89,11 +91,12 @@ def cycle_bound(network: Network, config: HardwareConfig, result: Result,
             total = total + prev * W[i] + 3 * W[i] + 3
         if i > 0:
             total = total + per_layer.get(i - 1, zeros) * W[i] + 3 * W[i - 1] + 3
-        total = total + 2 * W[i] + 8
+        total = total + 2 * W[i] + 8 + (THETA_STAGES - 3 if layer.kind is NeuronKind.THETA else 0)
         if layer.kind.spiking and (config.emit_spikes or i == last):
             total = total + 3 * W[i] + per_layer[i] + 3
-    total = total + network.n_outputs + 4
-    return total.sum(axis=1) + max(W) + network.n_outputs + 8
+    ttfs = 4 * network.n_outputs + 2 if network.decision is Decision.TTFS else 0
+    total = total + network.n_outputs + 4 + ttfs
+    return total.sum(axis=1) + max(W) + network.n_outputs + 8 + ttfs
 
 
 def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
@@ -165,6 +168,10 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         "verilog": "accelerator.v",
         "network": {"name": network.name, "summary": network.summary(),
                     "inputs": network.n_inputs, "decision": network.decision.value,
+                    "theta": None if network.theta is None else {
+                        **network.theta.to_json(),
+                        "weight_shift": [l.weight_shift for l in network.layers],
+                        "readout_value": "p * 2**state_bits + q (golden.theta.pack_state)"},
                     "layers": [{"kind": l.kind.value, "size": l.size, "recurrent": l.recurrent,
                                 "accumulator_bits": network.accumulator(i).width}
                                for i, l in enumerate(network.layers)]},
@@ -176,7 +183,8 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         "address_map": AddressMap(network, config).to_json(),
         "cycles": {"bound_per_step": CYCLE_BOUND_FORMULA, "words_per_layer": W,
                    "worst_case_per_step": worst[1] - worst[0],
-                   "per_sample_overhead": max(W) + network.n_outputs + 8},
+                   "per_sample_overhead": max(W) + network.n_outputs + 8
+                   + (4 * network.n_outputs + 2 if network.decision is Decision.TTFS else 0)},
         "verilator_waived": list(VERILATOR_WAIVED),
     }
     with open(outdir / "manifest.json", "w") as fh:

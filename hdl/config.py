@@ -148,6 +148,8 @@ class AddressMap:
             n_in = layer.size
         self.regions = regions
         self.formats = network.formats
+        # baked into the generated logic, not in a memory: the theta flow and weight scales
+        self.constants = (network.theta, [l.weight_shift for l in network.layers])
         self.acc_bits = [network.accumulator(i).width for i in range(len(network.layers))]
         self.addr_bits = max(1, ceil_log2(cursor))
 
@@ -169,6 +171,10 @@ class AddressMap:
         ``network`` (same architecture) into a running core: one bitstream, new weights."""
         if network.formats != self.formats:
             raise ValueError(f"formats {network.formats} differ from this core's {self.formats}")
+        constants = (network.theta, [l.weight_shift for l in network.layers])
+        if constants != self.constants:
+            raise ValueError(f"theta model and weight shifts {constants} differ from this core's "
+                             f"{self.constants} (they are constants of the generated logic)")
         writes = []
         for i, layer in enumerate(network.layers):
             need = network.accumulator(i).width

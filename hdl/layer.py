@@ -6,13 +6,14 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
-from ..golden.network import Formats, Layer
+from ..golden.network import Formats, Layer, NeuronKind
 from .config import DATA_BITS, Region
 from .neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from .protocol import event_layout
 from .scanner import SpikeScanner, index_shape
 from .spram import SPRAMWeights
 from .synapse import SynapseEngine
+from .theta import ThetaEngine
 
 __all__ = ["LayerCore", "weight_rows", "layer_memories"]
 
@@ -45,12 +46,19 @@ class LayerCore(wiring.Component):
     layer's spike bits as indices on ``spikes``; ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
     weight and parameter memories (``cfg_rdata`` one clock after ``cfg_re``).
-    ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``.
+    ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer
+    (``rotation``: the network's flow per tick) starts every sample from its initial
+    state: ``fresh`` is set by reset and by ``clear`` and dropped once the first
+    update has read every word.
     """
 
     def __init__(self, *, layer: Layer, formats: Formats, lanes: int, acc_bits: int,
                  values: str, value_bits: int, regions: list[Region], offset_bits: int,
-                 spram_weights: bool = False):
+                 spram_weights: bool = False, rotation: int | None = None):
+        if (layer.kind is NeuronKind.THETA) != (rotation is not None):
+            raise ValueError("LayerCore: a theta layer needs the network's rotation, no other "
+                             "layer has one")
+        self._rotation = rotation
         self._layer, self._formats, self._lanes, self._acc_bits = layer, formats, lanes, acc_bits
         self._spram_weights = spram_weights
         self._values, self._value_bits = values, value_bits
@@ -87,8 +95,13 @@ class LayerCore(wiring.Component):
         m.submodules.synapse = syn = SynapseEngine(
             rows=self._rows, words=words, lanes=P, weight_bits=f.weight_bits,
             acc_bits=self._acc_bits, values=self._values, value_bits=self._value_bits)
-        m.submodules.neuron = neu = NeuronEngine(
-            kind=layer.kind, size=layer.size, lanes=P, formats=f, acc_bits=self._acc_bits)
+        if layer.kind is NeuronKind.THETA:
+            m.submodules.neuron = neu = ThetaEngine(
+                size=layer.size, lanes=P, formats=f, acc_bits=self._acc_bits,
+                weight_shift=layer.weight_shift, rotation=self._rotation)
+        else:
+            m.submodules.neuron = neu = NeuronEngine(
+                kind=layer.kind, size=layer.size, lanes=P, formats=f, acc_bits=self._acc_bits)
         m.submodules.scanner = scan = SpikeScanner(words=words, lanes=P)
         wiring.connect(m, wiring.flipped(self.events), syn.events)
         wiring.connect(m, scan.spikes, wiring.flipped(self.spikes))
@@ -150,6 +163,13 @@ class LayerCore(wiring.Component):
             with m.If(clear_word == words - 1):
                 m.d.sync += clearing.eq(0)
         m.d.comb += self.clear_busy.eq(clearing)
+        if layer.kind is NeuronKind.THETA:
+            fresh = Signal(init=1)
+            with m.If(self.clear):
+                m.d.sync += fresh.eq(1)
+            with m.Elif(neu.w_en & (neu.w_addr == words - 1)):
+                m.d.sync += fresh.eq(0)   # the first update has read every word
+            m.d.comb += neu.fresh.eq(fresh)
 
         # Accumulators: the synapse engine's read-modify-write, consumed (zeroed) by the neuron engine.
         acc = memory.Memory(shape=data.ArrayLayout(signed(self._acc_bits), P), depth=words,

@@ -15,6 +15,7 @@ PARAMS = {
     NeuronKind.LIF: ("bias", "alpha", "b0"),
     NeuronKind.ALIF: ("bias", "alpha", "b0", "rho", "adapt"),
     NeuronKind.CUBA: ("bias", "alpha", "b0", "alpha_syn"),
+    NeuronKind.THETA: ("p0", "q0"),   # the initial state (hdl.theta)
 }
 
 #: Parameters that are unsigned decay factors; the others are signed state values.
@@ -27,7 +28,10 @@ def param_shape(name: str, formats: Formats):
 
 def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
     """State of one neuron: membrane ``u``, adaptation ``a`` (ALIF), synaptic current ``i``
-    (CUBA), last spike ``s`` (spiking)."""
+    (CUBA), last spike ``s`` (spiking); theta neurons: ``p``, ``q``, ``s`` (``hdl.theta``)."""
+    if kind is NeuronKind.THETA:
+        return data.StructLayout({"p": signed(formats.state_bits), "q": signed(formats.state_bits),
+                                  "s": unsigned(1)})
     fields = {"u": signed(formats.state_bits)}
     if kind is NeuronKind.ALIF:
         fields["a"] = signed(formats.state_bits)
@@ -48,8 +52,9 @@ class NeuronEngine(wiring.Component):
     """
 
     def __init__(self, *, kind, size, lanes, formats, acc_bits):
-        if not isinstance(kind, NeuronKind):
-            raise TypeError(f"NeuronEngine: kind must be a NeuronKind, not {kind!r}")
+        if not isinstance(kind, NeuronKind) or kind is NeuronKind.THETA:
+            raise TypeError(f"NeuronEngine: kind must be a NeuronKind other than THETA "
+                            f"(hdl.theta.ThetaEngine), not {kind!r}")
         for name, v in (("size", size), ("lanes", lanes), ("acc_bits", acc_bits)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"NeuronEngine: {name} must be a positive integer, not {v!r}")

@@ -15,14 +15,15 @@ Output stream payload (``output_layout``), fields LSB first::
     kind    OutputKind (3 bits) SPIKE=0, READOUT=1, DECISION=2, STEP_DONE=3, SAMPLE_DONE=4
     layer   unsigned(max(1, ceil_log2(layers)))
     index   unsigned(max(1, ceil_log2(largest layer)))
-    value   signed(state_bits)
+    value   signed(readout_bits): state_bits, or 2 * state_bits for a theta readout
+            (whose READOUT value is the state packed as p * 2**state_bits + q)
 
 Per step: SPIKE(layer, index) for every spike, layers in order, neurons
 ascending (hidden layers only if ``emit_spikes``; the readout layer always);
 READOUT(last layer, index, u) for every readout neuron; DECISION(index=winner,
 value=0) if the rule is per_step; STEP_DONE. Per sample (at END_SAMPLE):
 DECISION for the other rules (value=-1 and index=0: no winner, first_spike
-only); SAMPLE_DONE.
+only; ttfs: value=1 when the no-spike rule decided); SAMPLE_DONE.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data, enum
 from amaranth.utils import ceil_log2
 
-from ..golden.network import Decision, Network
+from ..golden.network import Decision, Network, NeuronKind
 from ..golden.simulate import Result, check_inputs
 
 __all__ = [
-    "InputKind", "OutputKind", "input_layout", "output_layout", "event_layout",
+    "InputKind", "OutputKind", "input_layout", "output_layout", "event_layout", "readout_bits",
     "pack", "unpack", "encode_inputs", "Decoded", "decode_outputs", "compare", "ProtocolError",
 ]
 
@@ -70,10 +71,16 @@ def input_layout(network: Network) -> data.StructLayout:
                               "value": signed(network.formats.input_bits)})
 
 
+def readout_bits(network: Network) -> int:
+    """Width of a READOUT value: the state, or both halves of a theta state."""
+    bits = network.formats.state_bits
+    return 2 * bits if network.readout.kind is NeuronKind.THETA else bits
+
+
 def output_layout(network: Network) -> data.StructLayout:
     return data.StructLayout({"kind": OutputKind, "layer": unsigned(_bits(len(network.layers))),
                               "index": unsigned(_bits(max(l.size for l in network.layers))),
-                              "value": signed(network.formats.state_bits)})
+                              "value": signed(readout_bits(network))})
 
 
 def event_layout(rows: int, value_bits: int | None) -> data.StructLayout:
@@ -129,6 +136,7 @@ class Decoded:
     spikes: list            # per spiking layer: (samples, steps, size) bool, None if not emitted
     readout: np.ndarray     # (samples, steps, outputs) int64
     decisions: np.ndarray   # (samples, steps) for per_step, else (samples,)
+    decision_values: np.ndarray | None = None   # (samples,) DECISION values of per-sample rules
 
 
 def decode_outputs(network: Network, records, samples: int, steps: int) -> Decoded:
@@ -140,6 +148,7 @@ def decode_outputs(network: Network, records, samples: int, steps: int) -> Decod
     readout = np.zeros((samples, steps, network.n_outputs), np.int64)
     per_step = network.decision is Decision.PER_STEP
     decisions = np.full((samples, steps) if per_step else (samples,), -2, np.int64)
+    decision_values = None if per_step else np.full(samples, -2, np.int64)
     n, t = 0, 0
     for k, rec in enumerate(records):
         kind = OutputKind(rec["kind"])
@@ -153,6 +162,7 @@ def decode_outputs(network: Network, records, samples: int, steps: int) -> Decod
             continue
         if kind is OutputKind.DECISION and not per_step:
             decisions[n] = -1 if rec["value"] == -1 else rec["index"]
+            decision_values[n] = rec["value"]
             continue
         if t >= steps:
             raise ProtocolError(f"{where}: more than {steps} steps")
@@ -171,7 +181,8 @@ def decode_outputs(network: Network, records, samples: int, steps: int) -> Decod
             t += 1
     if n != samples:
         raise ProtocolError(f"records end in sample {n}, step {t}; expected {samples} samples")
-    return Decoded(spikes=[spikes[i] for i in spiking], readout=readout, decisions=decisions)
+    return Decoded(spikes=[spikes[i] for i in spiking], readout=readout, decisions=decisions,
+                   decision_values=decision_values)
 
 
 def compare(network: Network, expected: Result, got: Decoded, *, hidden_spikes=True,
@@ -194,4 +205,10 @@ def compare(network: Network, expected: Result, got: Decoded, *, hidden_spikes=T
         where = f"sample {idx[0]}" + (f" step {idx[1]}" if len(idx) > 1 else "")
         problems.append(f"{where}: decision expected {expected.decisions[idx]}, "
                         f"got {got.decisions[idx]}")
+    if network.decision is Decision.TTFS and got.decision_values is not None:
+        # value 1: the no-spike rule decided, i.e. no output spiked in the trial
+        want = (~expected.spikes[-1].any(axis=(1, 2))).astype(np.int64)
+        for n in np.flatnonzero(want != got.decision_values):
+            problems.append(f"sample {n}: decision value expected {want[n]} (1: no output "
+                            f"spiked, the no-spike rule decided), got {got.decision_values[n]}")
     return problems[:limit] if limit else problems

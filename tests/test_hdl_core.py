@@ -157,3 +157,54 @@ def test_spram_weights_loaded_at_run_time(lanes):
     empty = run_accelerator(net, config, x[:1])
     problems = compare(net, simulate(net, x[:1]), decode_outputs(net, empty.records, 1, 6))
     assert problems, "without loading, SPRAM weights are zero and the outputs must differ"
+
+
+# -- theta networks (Klos & Memmesheimer) --
+
+def theta_events(seed, samples, steps, channels, rate=0.1):
+    return random_events(seed, samples, steps, channels, rate=rate)
+
+
+@pytest.mark.parametrize("lanes, recurrent, hidden", [(1, False, (12,)), (2, True, (12,)),
+                                                      (4, False, (9, 6))])
+def test_theta_networks(lanes, recurrent, hidden):
+    from spikeforge.golden.randnet import random_theta_network
+    net = random_theta_network(lanes, 8, hidden, 4, steps=12, recurrent=recurrent)
+    x = theta_events(lanes, 3, 12, 8)
+    golden, _ = check(net, x, HardwareConfig(lanes=lanes))
+    assert all(s.any() for s in golden.spikes)
+
+
+def test_theta_no_spike_rule_and_repeated_samples():
+    """Silent samples are decided by the final phases; every sample starts from phi0."""
+    from spikeforge.golden.randnet import random_float_theta_network
+    from spikeforge.golden.reference import quantize
+    fnet = random_float_theta_network(7, 8, (10,), 4, steps=10)
+    for layer in fnet.layers:        # half a period from the threshold: silent without input
+        layer.phi0 = np.full(layer.size, fnet.theta.period / 2)
+    net = quantize(fnet)
+    x = theta_events(3, 4, 10, 8, rate=0.05)
+    x[1] = 0                                     # silent input: nothing spikes
+    x[3] = x[0]
+    golden, run = check(net, x, HardwareConfig(lanes=2), stall=0.3, seed=1)
+    assert not golden.spikes[-1][1].any()
+    assert np.array_equal(golden.readout[3], golden.readout[0])
+    flags = [r["value"] for r in run.records if r["kind"] == 2]
+    assert flags[1] == 1
+
+
+def test_theta_initial_phases_written_at_run_time():
+    from spikeforge.golden.randnet import random_theta_network
+    net = random_theta_network(8, 8, (6,), 3, steps=8)
+    config = HardwareConfig(lanes=2)
+    amap = AddressMap(net, config)
+    changed = random_theta_network(8, 8, (6,), 3, steps=8)
+    other = random_theta_network(9, 8, (6,), 3, steps=8)
+    changed.layers[0].p0[:] = other.layers[0].p0
+    changed.layers[0].q0[:] = other.layers[0].q0
+    writes = [(amap.address("layers.0.p0", 0, j), int(v)) for j, v in enumerate(other.layers[0].p0)]
+    writes += [(amap.address("layers.0.q0", 0, j), int(v)) for j, v in enumerate(other.layers[0].q0)]
+    x = theta_events(4, 2, 8, 8, rate=0.2)
+    check(changed, x, config, writes=writes)
+    with pytest.raises(ValueError, match="weight shifts"):
+        amap.network_writes(random_theta_network(8, 8, (6,), 3, steps=8, weight_scale=30.0))

@@ -283,3 +283,97 @@ def test_spram_weights_tiles_and_rejects():
         kwargs = {"depth": 100, "lanes": 1, "weight_bits": 8, **bad}
         with pytest.raises(ValueError, match="SPRAMWeights"):
             SPRAMWeights(**kwargs)
+
+
+# -- theta engine --
+
+class ThetaHarness(wiring.Component):
+    """A theta engine over memories holding a state, its initial state and accumulators."""
+
+    def __init__(self, formats, lanes, acc_bits, state, initial, acc, fresh, shift, rotation):
+        from spikeforge.hdl.theta import ThetaEngine
+        self.engine = ThetaEngine(size=len(acc), lanes=lanes, formats=formats, acc_bits=acc_bits,
+                                  weight_shift=shift, rotation=rotation)
+        self.formats, self.lanes, self.acc_bits = formats, lanes, acc_bits
+        self.state, self.initial, self.acc_values, self.fresh = state, initial, acc, fresh
+        super().__init__({"start": In(1), "busy": Out(1), "peek_addr": In(range(self.engine.words)),
+                          "peek": Out(data.ArrayLayout(state_layout(NeuronKind.THETA, formats),
+                                                       lanes))})
+
+    def _rows(self, values):
+        padded = np.zeros(self.engine.words * self.lanes, np.int64)
+        padded[:len(values)] = values
+        return padded.reshape(-1, self.lanes)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        P, f = self.lanes, self.formats
+        lay = state_layout(NeuronKind.THETA, f)
+        p, q = (self._rows(v) for v in self.state)
+        init = [[{"p": int(p[w][l]), "q": int(q[w][l]), "s": 0} for l in range(P)]
+                for w in range(eng.words)]
+        m.submodules.st = st = memory.Memory(shape=data.ArrayLayout(lay, P), depth=eng.words,
+                                             init=init)
+        m.submodules.acc = acc = memory.Memory(
+            shape=data.ArrayLayout(signed(self.acc_bits), P), depth=eng.words,
+            init=[list(map(int, r)) for r in self._rows(self.acc_values)])
+        for name, values in zip(("p0", "q0"), self.initial):
+            mem = memory.Memory(shape=data.ArrayLayout(signed(f.state_bits), P), depth=eng.words,
+                                init=[list(map(int, r)) for r in self._rows(values)])
+            m.submodules[name] = mem
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(eng.addr), getattr(eng, name).eq(rd.data)]
+        st_rd, st_wr, peek = st.read_port(), st.write_port(), st.read_port()
+        acc_rd = acc.read_port()
+        m.d.comb += [eng.start.eq(self.start), self.busy.eq(eng.busy), eng.fresh.eq(self.fresh),
+                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr),
+                     eng.acc.eq(acc_rd.data), st_wr.addr.eq(eng.w_addr), st_wr.data.eq(eng.w_state),
+                     st_wr.en.eq(eng.w_en), peek.addr.eq(self.peek_addr), self.peek.eq(peek.data)]
+        return m
+
+
+@pytest.mark.parametrize("lanes, fresh, rounding", [
+    (1, False, Rounding.HALF_UP), (2, True, Rounding.HALF_UP), (4, False, Rounding.FLOOR),
+    (2, False, Rounding.HALF_EVEN), (1, True, Rounding.TOWARD_ZERO),
+])
+def test_theta_engine_equals_theta_step(lanes, fresh, rounding):
+    from spikeforge.golden.theta import initial_state, normalise, theta_step
+    formats = Formats(state_bits=16, decay_bits=16, rounding=rounding)
+    rng = np.random.default_rng(lanes)
+    n = 23
+    state = initial_state(rng.uniform(0, 6, n), 6 / np.pi, 1.25, 16)
+    initial = initial_state(rng.uniform(0, 6, n), 6 / np.pi, 1.25, 16)
+    # corners: V = +-inf, a vector at the most negative p
+    state[0][:3], state[1][:3] = [1 << 14, -(1 << 14), -(1 << 15)], [0, 0, 5]
+    state = normalise(*state, 16)
+    acc = rng.integers(-4000, 4000, n)
+    acc[:2] = [0, (1 << 12) - 1]
+    start = initial if fresh else state
+    want = theta_step(*start, acc, weight_shift=7, rotation=1072, formats=formats)
+    dut = ThetaHarness(formats, lanes, 13, state, initial, acc, int(fresh), 7, 1072)
+
+    async def tb(ctx):
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        await ctx.tick().until(~dut.busy)
+        got = []
+        for word in range(dut.engine.words):
+            ctx.set(dut.peek_addr, word)
+            await ctx.tick()
+            got += [(ls.p, ls.q, bool(ls.s)) for ls in ctx.get(dut.peek)]
+        assert got[:n] == list(zip(want[0].tolist(), want[1].tolist(), want[2].tolist()))
+
+    run(dut, tb)
+
+
+def test_theta_engine_validates():
+    from spikeforge.hdl.theta import ThetaEngine
+    f = Formats(state_bits=16, decay_bits=16)
+    with pytest.raises(ValueError, match="rotation"):
+        ThetaEngine(size=4, lanes=1, formats=f, acc_bits=10, weight_shift=3, rotation=1 << 16)
+    with pytest.raises(ValueError, match="weight_shift"):
+        ThetaEngine(size=4, lanes=1, formats=f, acc_bits=10, weight_shift=-1, rotation=5)
+    with pytest.raises(TypeError, match="THETA"):
+        NeuronEngine(kind=NeuronKind.THETA, size=4, lanes=1, formats=f, acc_bits=10)

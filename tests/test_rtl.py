@@ -10,7 +10,7 @@ import pytest
 
 from conftest import require_simulator
 from spikeforge.golden import Decision, Formats, NeuronKind, simulate
-from spikeforge.golden.randnet import random_events, random_network
+from spikeforge.golden.randnet import random_events, random_network, random_theta_network
 from spikeforge.hdl.config import AddressMap, HardwareConfig
 from spikeforge.sim.runner import build_cocotb
 
@@ -25,6 +25,8 @@ DESIGNS = {
     "cuba-recurrent-P2": (
         lambda: random_network(25, 4, (10,), 3, kind=NeuronKind.CUBA, readout=NeuronKind.CUBA,
                                decision=Decision.SPIKE_COUNT, weight_scale=1.5), 2),
+    "theta-rec-two-hidden-ttfs-P2": (
+        lambda: random_theta_network(26, 6, (10, 6), 4, steps=10, recurrent=True), 2),
     "saturating-first-spike-P2": (
         lambda: random_network(24, 4, (8,), 3, readout=NeuronKind.LIF, decision=Decision.FIRST_SPIKE,
                                formats=Formats(state_bits=10), weight_scale=1.5), 2),

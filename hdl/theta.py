@@ -1,0 +1,150 @@
+"""The theta neuron engine: one tick of every theta neuron of a layer, P lanes per clock.
+
+The datapath is ``spikeforge.golden.theta.theta_step`` per lane; the state is
+the projective phase vector ``(p, q)`` and the last spike ``s``. Seven stages
+after the read, so that no clock sees more than one multiply or one adder
+chain:
+
+1. the pulse product ``acc * q``;
+2. the shear ``p + shr(acc * q, weight_shift)``;
+3. the flow products ``rotation * q`` and ``rotation * p`` (a constant);
+4. the rotation ``p + shr(rotation q, K)``, ``q - shr(rotation p, K)``;
+5. the spike (``q < 0``) and the reset (negate both);
+6. the normalising shift: significant bits of ``p`` and ``q``;
+7. the shift itself, written back.
+
+``fresh`` says the state read is the layer's initial one: while it is high
+the engine reads ``p0``/``q0`` (the initial-state parameters) instead of the
+state memory, so a sample starts from the trained initial phases without a
+pass that writes them.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.network import Formats, NeuronKind
+from .arith import shift_right
+from .neuron import state_layout
+
+__all__ = ["ThetaEngine", "theta_state_layout", "THETA_STAGES"]
+
+#: Clocks from the read data to the write-back.
+THETA_STAGES = 7
+
+
+def theta_state_layout(formats: Formats) -> data.StructLayout:
+    return state_layout(NeuronKind.THETA, formats)
+
+
+class ThetaEngine(wiring.Component):
+    """Reads word ``w`` of accumulators, state and initial state, writes the new state
+    ``THETA_STAGES`` clocks after the read data arrives; same ports as ``NeuronEngine``
+    plus ``fresh`` and the initial-state parameters ``p0``, ``q0``."""
+
+    def __init__(self, *, size, lanes, formats, acc_bits, weight_shift, rotation):
+        for name, v in (("size", size), ("lanes", lanes), ("acc_bits", acc_bits),
+                        ("rotation", rotation)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"ThetaEngine: {name} must be a positive integer, not {v!r}")
+        if not isinstance(weight_shift, int) or weight_shift < 0:
+            raise ValueError(f"ThetaEngine: weight_shift must be an integer >= 0, not {weight_shift!r}")
+        if not isinstance(formats, Formats):
+            raise TypeError(f"ThetaEngine: formats must be Formats, not {formats!r}")
+        if rotation >= 1 << formats.decay_bits:
+            raise ValueError(f"ThetaEngine: rotation {rotation} needs more than "
+                             f"{formats.decay_bits} bits")
+        self._size, self._lanes, self._formats = size, lanes, formats
+        self._shift, self._rotation = weight_shift, rotation
+        self._words = -(-size // lanes)
+        state_word = data.ArrayLayout(theta_state_layout(formats), lanes)
+        param_word = data.ArrayLayout(signed(formats.state_bits), lanes)
+        super().__init__({
+            "start": In(1),
+            "busy": Out(1),
+            "addr": Out(range(self._words)),
+            "acc": In(data.ArrayLayout(signed(acc_bits), lanes)),
+            "state": In(state_word),
+            "fresh": In(1),
+            "p0": In(param_word),
+            "q0": In(param_word),
+            "w_addr": Out(range(self._words)),
+            "w_en": Out(1),
+            "w_state": Out(state_word),
+            "spikes": Out(lanes),
+        })
+
+    @property
+    def kind(self):
+        return NeuronKind.THETA
+
+    @property
+    def words(self):
+        return self._words
+
+    def elaborate(self, platform):
+        m = Module()
+        f, lanes = self._formats, self._lanes
+        B, K, rnd = f.state_bits, f.decay_bits, f.rounding
+
+        running = Signal()
+        word = Signal(range(self._words))
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), word.eq(0)]
+        with m.Elif(running):
+            m.d.sync += word.eq(word + 1)
+            with m.If(word == self._words - 1):
+                m.d.sync += [running.eq(0), word.eq(0)]
+        m.d.comb += self.addr.eq(word)
+
+        valid, words = [running], [word]
+        for _ in range(THETA_STAGES):
+            valid.append(Signal())
+            words.append(Signal(range(self._words)))
+            m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
+        m.d.comb += [self.w_addr.eq(words[-1]), self.w_en.eq(valid[-1]),
+                     self.busy.eq(Cat(*valid).any())]
+
+        def stage(value):
+            reg = Signal(value.shape())
+            m.d.sync += reg.eq(value)
+            return reg
+
+        for lane in range(lanes):
+            st = self.state[lane]
+            new = self.w_state[lane]
+            p = Mux(self.fresh, self.p0[lane], st.p)
+            q = Mux(self.fresh, self.q0[lane], st.q)
+            # 1: the pulse product
+            prod, p, q = stage(self.acc[lane] * q), stage(p), stage(q)
+            # 2: the shear
+            p = stage(p + shift_right(prod, self._shift, rnd))
+            q = stage(q)
+            # 3: the flow products (by a constant)
+            rot_q, rot_p = stage(q * self._rotation), stage(p * self._rotation)
+            p, q = stage(p), stage(q)
+            # 4: the rotation
+            p = stage(p + shift_right(rot_q, K, rnd))
+            q = stage(q - shift_right(rot_p, K, rnd))
+            # 5: spike and reset
+            lane_valid = words[5] * lanes + lane < self._size
+            spike = stage((q < 0) & lane_valid)
+            p, q = stage(Mux(q < 0, -p, p)), stage(Mux(q < 0, -q, q))
+            # 6: significant bits of p and q (those of x ^ sign(x))
+            width = max(len(p), len(q))
+            magnitude = Mux(p < 0, ~p, p)[:len(p)] | q[:len(q)]    # q >= 0 here
+            n = Signal(range(width + 1))
+            for bit in range(width):
+                with m.If(magnitude[bit]):
+                    m.d.comb += n.eq(bit + 1)
+            right = Signal(range(width + 1))
+            left = Signal(range(B))
+            m.d.comb += [right.eq(Mux(n > B - 1, n - (B - 1), 0)),
+                         left.eq(Mux(n < B - 1, (B - 1) - n, 0))]
+            right, left, spike = stage(right), stage(left), stage(spike)
+            p, q = stage(p), stage(q)
+            # 7: the shift, written back
+            m.d.comb += [new.p.eq(((p >> right) << left)[:B]),
+                         new.q.eq(((q >> right) << left)[:B]),
+                         new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
+        return m
