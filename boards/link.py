@@ -136,7 +136,9 @@ def design_tag(network: Network, config: HardwareConfig) -> int:
     text = json.dumps({"in": input_layout(network).size, "out": output_layout(network).size,
                        "map": AddressMap(network, config).to_json(),
                        "decision": network.decision.value,
-                       "layers": [[l.kind.value, l.size, l.recurrent] for l in network.layers],
+                       "layers": [[l.kind.value, l.size, l.recurrent, l.weight_shift]
+                                  for l in network.layers],
+                       "theta": None if network.theta is None else network.theta.to_json(),
                        "config": config.to_json()}, sort_keys=True)
     return zlib.crc32(text.encode())
 

@@ -69,21 +69,33 @@ def cmd_info(args) -> int:
              f"{net.formats.rounding.value}, overflow {net.formats.overflow.value}",
              f"decision  {net.decision.value}"
              + (f" (first {net.skip_steps} steps not scored)" if net.skip_steps else "")]
+    if net.theta is not None:
+        th, K = net.theta, net.formats.decay_bits
+        lines.append(f"theta     tau {th.tau:.6g}, I0 {th.i0:.6g}, period {th.period:.6g}; tick "
+                     f"{th.tick(K):.6g} (rotation {th.rotation}/2^{K}), trial {th.steps} ticks = "
+                     f"{th.trial(K):.6g}")
     for i, layer in enumerate(net.layers):
         lines.append(f"layer {i}   {layer.name or '-'}: {layer.size} {layer.kind.value}"
                      f"{', recurrent' if layer.recurrent else ''}, accumulator "
-                     f"{net.accumulator(i)}, scale {layer.scale:.4g}")
+                     f"{net.accumulator(i)}, scale {layer.scale:.4g}"
+                     + (f", weight LSB 2^-{layer.weight_shift} of X" if net.theta else ""))
     _emit(args, report, lines)
     return 0
 
 
 def network_report(net) -> dict:
+    theta = None
+    if net.theta is not None:
+        K = net.formats.decay_bits
+        theta = {**net.theta.to_json(), "period": net.theta.period, "tick": net.theta.tick(K),
+                 "trial": net.theta.trial(K)}
     return {"name": net.name, "inputs": net.n_inputs, "synapses": net.synapses(),
             "decision": net.decision.value, "skip_steps": net.skip_steps,
-            "formats": net.formats.to_json(),
+            "formats": net.formats.to_json(), "theta": theta,
             "layers": [{"name": l.name, "kind": l.kind.value, "size": l.size,
                         "recurrent": l.recurrent, "accumulator_bits": net.accumulator(i).width,
-                        "scale": l.scale} for i, l in enumerate(net.layers)]}
+                        "scale": l.scale, **({"weight_shift": l.weight_shift} if theta else {})}
+                       for i, l in enumerate(net.layers)]}
 
 
 def _progress(args):
@@ -104,7 +116,8 @@ def hardware_config(lanes: int):
 def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", waves=None,
                    progress=None) -> tuple[dict, object]:
     """Run ``x`` through a simulator; returns the report and the Result to save."""
-    from .golden import accuracy, simulate
+    import numpy as np
+    from .golden import Decision, accuracy, simulate
     samples, steps, channels = x.shape
     report = {"network": net.name, "simulator": simulator, "samples": samples, "steps": steps,
               "channels": channels, "accuracy": None, "mismatches": 0}
@@ -139,6 +152,11 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
                              for i, l in enumerate(net.layers) if l.kind.spiking]
     if y is not None:
         report["accuracy"] = accuracy(net, result.decisions, y)
+    if net.decision is Decision.TTFS:
+        spiked = result.spikes[-1].any(axis=(1, 2))
+        report["no_spike_samples"] = int((~spiked).sum())
+        if y is not None:   # without the no-spike rule, a sample with no output spike is wrong
+            report["accuracy_spikes_only"] = float(np.mean((result.decisions == y) & spiked))
     return report, result
 
 
@@ -161,6 +179,11 @@ def simulation_lines(net, report: dict, input_name: str) -> list[str]:
         scope = (f"per step, first {net.skip_steps} steps skipped"
                  if net.decision.value == "per_step" else "per sample")
         lines.append(f"accuracy   {100 * report['accuracy']:.2f} % ({scope})")
+    if "no_spike_samples" in report:
+        lines.append(f"ttfs       {report['no_spike_samples']} of {report['samples']} samples "
+                     f"without an output spike (decided by the no-spike rule)"
+                     + (f"; {100 * report['accuracy_spikes_only']:.2f} % counting them wrong"
+                        if "accuracy_spikes_only" in report else ""))
     rates = ", ".join(f"{r:.4f}" for r in report["firing_rate"])
     samples = report["samples"]
     lines += [f"spikes     {report['spikes_per_layer']} per layer; "

@@ -258,6 +258,10 @@ def network_to_nir(network: Network, *, dt: float = 1.0):
         if layer.kind is NeuronKind.ALIF:
             raise NirError(f"layers[{i}] is 'alif': NIR has no adaptive LIF node, so this network "
                            f"cannot be exported")
+        if layer.kind is NeuronKind.THETA:
+            raise NirError(f"layers[{i}] is 'theta': NIR has no theta (QIF) node, so this network "
+                           f"cannot be exported (its float twin, NET.float.npz, keeps the trained "
+                           f"parameters)")
         alpha = layer.alpha / one
         alpha_syn = layer.alpha_syn / one
         gain = (1.0 - alpha) * ((1.0 - alpha_syn) if layer.kind is NeuronKind.CUBA else 1.0)

@@ -138,3 +138,30 @@ def test_demo_runs_the_builtin_network_through_verilator(tmp_path, capsys):
     assert report["mismatches"] == 0 and report["samples"] == 40
     assert report["rtl_accuracy"] == report["golden_accuracy"] > 0.8
     assert (tmp_path / "demo" / "accelerator.v").is_file()
+
+
+def test_theta_network_info_simulate_and_compile(tmp_path, capsys):
+    from spikeforge.golden.randnet import random_theta_network
+    net = random_theta_network(4, 6, (8,), 3, steps=12)
+    net.save(tmp_path / "theta.npz")
+    x = random_events(2, 6, 12, 6, rate=0.2)
+    x[0] = 0
+    y = np.arange(6) % 3
+    save_inputs(tmp_path / "in.npz", x, y)
+    assert main(["info", str(tmp_path / "theta.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "decision  ttfs" in out and "trial 12 ticks" in out and "weight LSB 2^-" in out
+    assert main(["simulate", str(tmp_path / "theta.npz"), "--input", str(tmp_path / "in.npz"),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    golden = simulate(net, x)
+    spiked = golden.spikes[-1].any(axis=(1, 2))
+    assert report["accuracy"] == pytest.approx(np.mean(golden.decisions == y))
+    assert report["no_spike_samples"] == int((~spiked).sum())
+    assert report["accuracy_spikes_only"] == pytest.approx(np.mean((golden.decisions == y) & spiked))
+    assert main(["compile", str(tmp_path / "theta.npz"), "-o", str(tmp_path / "v")]) == 0
+    manifest = json.loads((tmp_path / "v" / "manifest.json").read_text())
+    assert manifest["network"]["theta"]["steps"] == 12
+    save_inputs(tmp_path / "short.npz", x[:, :5], y)
+    assert main(["simulate", str(tmp_path / "theta.npz"), "--input", str(tmp_path / "short.npz")]) == 2
+    assert "trial is 12 ticks" in capsys.readouterr().err

@@ -40,6 +40,12 @@ def test_alif_cannot_be_exported(tmp_path):
         export_nir(random_network(1, 3, (4,), 2), tmp_path / "x.nir")
 
 
+def test_theta_cannot_be_exported(tmp_path):
+    from spikeforge.golden.randnet import random_theta_network
+    with pytest.raises(NirError, match=r"layers\[0\] is 'theta': NIR has no theta"):
+        export_nir(random_theta_network(1, 3, (4,), 2), tmp_path / "x.nir")
+
+
 def euler_lif(x, weight, bias, tau, r, v_leak, v_th, dt, w_rec=None):
     """NIR's LIF in forward Euler with subtractive reset, written out independently."""
     v = np.zeros((x.shape[0], weight.shape[0]))

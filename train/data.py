@@ -4,6 +4,9 @@
   spirit of sequential MNIST: one step per row, each pixel a thermometer code
   of binary spikes (``DIGITS_LEVELS`` thresholds on the 0..16 intensity), then
   ``DIGITS_TAIL`` silent steps; per-sample label. A fixed seeded split.
+* ``digits-ttfs``: the same digits and split, time-to-first-spike coded for theta
+  networks: one channel per pixel, which spikes once at tick 0 (t = 0) when the
+  pixel is at least ``DIGITS_TTFS_THRESHOLD``, else never.
 * ``ecg``: the QT database via ``spikeforge.datasets.load_qtdb``.
 * MNIST IDX files and SHD-style HDF5 spike files that users bring themselves.
 
@@ -21,9 +24,11 @@ import numpy as np
 from spikeforge.golden.simulate import InputError
 
 __all__ = [
-    "DataError", "TASKS", "load_task", "encode_rows", "load_digits_split",
+    "DataError", "TASKS", "THETA_TASKS", "load_task", "encode_rows", "load_digits_split",
     "DIGITS_LEVELS", "DIGITS_TAIL", "DIGITS_SEED", "DIGITS_TEST_FRACTION",
     "load_idx", "load_mnist_idx", "load_shd",
+    "encode_ttfs", "load_digits_ttfs", "load_mnist_ttfs", "split_validation",
+    "DIGITS_TTFS_THRESHOLD", "MNIST_TTFS_THRESHOLD", "VALIDATION_SEED",
 ]
 
 
@@ -112,6 +117,59 @@ def load_digits_split(split: str, *, levels=DIGITS_LEVELS, tail: int = DIGITS_TA
     return encode_rows(images, levels, 16.0, tail, rows_per_step), labels
 
 
+#: Pixels at or above this (0..16 scale) spike at t = 0 in the digits-ttfs code.
+DIGITS_TTFS_THRESHOLD = 8
+#: Pixels at or above this (0..255) spike at t = 0 in the mnist-ttfs code (the paper's).
+MNIST_TTFS_THRESHOLD = 128
+#: Seed of the validation split carved from the training samples (the same for every
+#: training seed, so runs with different seeds are compared on the same samples).
+VALIDATION_SEED = 1
+
+
+def encode_ttfs(images, threshold: float, steps: int) -> np.ndarray:
+    """Images (n, ...) to time-to-first-spike events (n, steps, pixels): a pixel at or
+    above ``threshold`` spikes once, at tick 0; the other ticks are silent."""
+    images = np.asarray(images)
+    if images.ndim < 2:
+        raise DataError(f"images: shape {images.shape}; expected (samples, pixels...)")
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+        raise DataError(f"steps {steps!r}: expected a positive number of ticks")
+    flat = images.reshape(len(images), -1)
+    x = np.zeros((len(images), int(steps), flat.shape[1]), np.int64)
+    x[:, 0] = flat >= threshold
+    return x
+
+
+def load_digits_ttfs(split: str, steps: int, *, threshold: float = DIGITS_TTFS_THRESHOLD,
+                     seed: int = DIGITS_SEED, test_fraction: float = DIGITS_TEST_FRACTION):
+    """scikit-learn digits, TTFS-coded (64 channels, ``steps`` ticks), with the split of
+    ``load_digits_split``: 'test' is the first 449 of ``default_rng(0).permutation(1797)``,
+    'train' the other 1348 (carve validation samples with ``split_validation``)."""
+    if split not in ("train", "test"):
+        raise DataError(f"digits split {split!r}: expected 'train' or 'test'")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the digits task needs scikit-learn: pip install scikit-learn") from None
+    digits = load_digits()
+    order = np.random.default_rng(seed).permutation(len(digits.target))
+    n_test = int(round(test_fraction * len(digits.target)))
+    idx = order[:n_test] if split == "test" else order[n_test:]
+    return encode_ttfs(digits.images[idx], threshold, steps), digits.target[idx].astype(np.int64)
+
+
+def split_validation(x, y, fraction: float, seed: int = VALIDATION_SEED):
+    """``(x_fit, y_fit, x_valid, y_valid)``: a seeded ``fraction`` of the (training)
+    samples held out for validation; the rest keep their order."""
+    n = len(x)
+    if not 0 <= fraction < 1:
+        raise DataError(f"validation fraction {fraction!r}: expected 0 <= fraction < 1")
+    n_valid = int(round(fraction * n))
+    held = np.zeros(n, bool)
+    held[np.random.default_rng(seed).permutation(n)[:n_valid]] = True
+    return x[~held], y[~held], x[held], y[held]
+
+
 def load_ecg(split: str, folder=None):
     """QTDB records (x in {-1, 0, 1}, per-step labels); see ``spikeforge.datasets``."""
     from spikeforge.datasets import load_qtdb
@@ -124,10 +182,16 @@ def load_task(task: str, split: str, folder=None, **kwargs):
         return load_digits_split(split, **kwargs)
     if task == "ecg":
         return load_ecg(split, folder)
+    if task == "digits-ttfs":
+        return load_digits_ttfs(split, **kwargs)
+    if task == "mnist-ttfs":
+        raise DataError("task 'mnist-ttfs': bring the IDX files (load_mnist_ttfs)")
     raise DataError(f"task {task!r}: expected one of {', '.join(TASKS)}")
 
 
-TASKS = ("ecg", "digits")
+TASKS = ("ecg", "digits", "digits-ttfs", "mnist-ttfs")
+#: Tasks trained as theta networks (spikeforge.train.theta).
+THETA_TASKS = ("digits-ttfs", "mnist-ttfs")
 
 
 # -- MNIST IDX files --
@@ -180,6 +244,25 @@ def load_mnist_idx(images_path, labels_path, *, levels=(128,), tail: int = 0):
         raise DataError(f"{os.fspath(labels_path)}: {len(labels)} labels for {len(images)} images "
                         f"in {os.fspath(images_path)}")
     return encode_rows(images, levels, 255.0, tail), labels.astype(np.int64)
+
+
+def load_mnist_ttfs(images_path, labels_path, steps: int, *,
+                    threshold: float = MNIST_TTFS_THRESHOLD):
+    """MNIST-style IDX images and labels, TTFS-coded (pixel >= ``threshold`` spikes at
+    tick 0; 784 channels for 28x28 images)."""
+    images = load_idx(images_path)
+    labels = load_idx(labels_path)
+    if images.ndim != 3:
+        raise DataError(f"{os.fspath(images_path)}: shape {images.shape}; expected images "
+                        f"(samples, rows, columns)")
+    if labels.ndim != 1:
+        raise DataError(f"{os.fspath(labels_path)}: shape {labels.shape}; expected labels (samples,)")
+    if len(labels) != len(images):
+        raise DataError(f"{os.fspath(labels_path)}: {len(labels)} labels for {len(images)} images "
+                        f"in {os.fspath(images_path)}")
+    if labels.dtype.kind not in "iu" or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
+        raise DataError(f"{os.fspath(labels_path)}: labels must be integers 0..9")
+    return encode_ttfs(images, threshold, steps), labels.astype(np.int64)
 
 
 # -- SHD-style HDF5 spike files --
