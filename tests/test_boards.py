@@ -284,6 +284,22 @@ def test_run_command_on_the_simulated_board(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_theta_network_runs_on_the_simulated_board(tmp_path, capsys):
+    """A theta network (ttfs decisions, 32-bit readout records) over the UART link."""
+    require_extra("serial")
+    require_simulator("verilator")
+    from spikeforge.golden.randnet import random_theta_network
+    net = random_theta_network(9, 6, (8,), 3, steps=8)
+    path, inputs = tmp_path / "n.npz", tmp_path / "x.npz"
+    net.save(path)
+    save_inputs(inputs, random_events(2, 3, 8, 6, rate=0.3))
+    assert run_cli(["run", str(path), "--sim", "--input", str(inputs), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mismatches"] == 0 and report["samples"] == 3
+    assert sum(report["counters"]["SPIKES"]) > 0
+
+
+@pytest.mark.slow
 def test_run_command_on_a_simulated_board_with_spram_weights(tmp_path, capsys):
     """SPRAM has no initial contents: run loads the weights, and refuses --no-load."""
     require_extra("serial")

@@ -23,11 +23,26 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     from .data import TASKS
     p = subparsers.add_parser(
         "train", help="train a spiking network on a task and save it quantised",
-        description="Train an adaptive spiking recurrent network (float BPTT with a surrogate "
-                    "gradient), fine-tune it quantisation-aware, quantise it, and measure it "
-                    "through the golden model. Writes the network and the held-out test set.")
+        description="Train a spiking network, quantise it and measure it through the golden "
+                    "model; writes the network and the held-out test set. ecg, digits: an "
+                    "adaptive spiking recurrent network (float BPTT with a surrogate gradient, "
+                    "then quantisation-aware fine-tuning). digits-ttfs, mnist-ttfs: a "
+                    "feed-forward theta (QIF) network with time-to-first-spike input and "
+                    "output, trained with exact spike-time gradients in continuous time "
+                    "(Klos & Memmesheimer); also writes the float network (NET.float.npz).",
+        epilog="examples:\n"
+               "  spikeforge train digits -o digits.npz\n"
+               "  spikeforge train digits-ttfs -o dt.npz --epochs 300 --steps 64 --json\n"
+               "  spikeforge train mnist-ttfs --images train-images-idx3-ubyte.gz "
+               "--labels train-labels-idx1-ubyte.gz \\\n"
+               "      --test-images t10k-images-idx3-ubyte.gz "
+               "--test-labels t10k-labels-idx1-ubyte.gz -o mnist.npz\n"
+               "  spikeforge simulate dt.npz --input dt.test.npz",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", choices=TASKS, help="ecg: QTDB per-step segmentation; digits: "
-                   "scikit-learn 8x8 digits presented row by row")
+                   "scikit-learn 8x8 digits presented row by row; digits-ttfs: the digits as "
+                   "theta network, one spike per bright pixel at t = 0; mnist-ttfs: MNIST IDX "
+                   "files you bring, 784-100-100-10 theta network")
     p.add_argument("-o", "--output", required=True, metavar="NET.npz", help="network file to write")
     p.add_argument("--epochs", type=int, metavar="N", help="float epochs (default: the recipe's)")
     p.add_argument("--qat-epochs", type=int, metavar="N",
@@ -45,6 +60,16 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     p.add_argument("--weight-bits", type=int, metavar="BITS",
                    help="signed weight width of the quantised network (default: the recipe's)")
+    p.add_argument("--steps", type=int, metavar="TICKS",
+                   help="theta tasks: ticks per trial of the discrete network (default: the "
+                        "recipe's); the trial stays T = 2")
+    p.add_argument("--float-out", metavar="FILE",
+                   help="theta tasks: the float network (default: NET.float.npz)")
+    p.add_argument("--images", metavar="IDX", help="mnist-ttfs: training images (IDX, may be .gz)")
+    p.add_argument("--labels", metavar="IDX", help="mnist-ttfs: training labels (IDX)")
+    p.add_argument("--test-images", metavar="IDX",
+                   help="mnist-ttfs: test images (default: hold out a seeded sixth of --images)")
+    p.add_argument("--test-labels", metavar="IDX", help="mnist-ttfs: test labels")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars on stderr (epoch lines stay)")
     p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")

@@ -55,7 +55,8 @@ from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
 
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
            "ThetaTrainer", "AdaBelief", "evaluate_continuous", "flip_ttfs", "theta_of",
-           "exact_trial"]
+           "exact_trial", "discrete_figures",
+           "evaluate_theta"]
 
 #: The paper's neuron: tau = 6 / pi, I0 = 5/4, so r = 1 and Theta = 6.
 PAPER_TAU = 6 / math.pi
@@ -372,7 +373,7 @@ THETA_RECIPES = {
 
 class ThetaTrainer:
     """Trains one ``ThetaNet``; keeps the parameters of the epoch with the best validation
-    accuracy (continuous model, pseudospike decisions). Deterministic for a seed on one
+    score (``fit``). Deterministic for a seed on one
     thread (seeded initialisation, batch order and flips)."""
 
     def __init__(self, recipe: ThetaRecipe, *, seed: int = 0, progress: bool = True,
@@ -391,7 +392,7 @@ class ThetaTrainer:
             raise ValueError(f"optimizer {recipe.optimizer!r}: expected 'adabelief' or 'adam'")
         self.history: list[dict] = []
         self.epoch = 0
-        self.best: dict | None = None       # {"epoch", "valid_accuracy", "state"}
+        self.best: dict | None = None       # {"epoch", "score", "state"}
 
     def lr_at(self, batches_done: float, batches_per_epoch: int) -> float:
         r = self.recipe
@@ -429,21 +430,28 @@ class ThetaTrainer:
                 "train_output_spiked": spiked / len(x),
                 "lr": self.optimizer.param_groups[0]["lr"]}
 
-    def fit(self, x, y, x_valid=None, y_valid=None, *, epochs: int | None = None) -> list[dict]:
-        """Train up to ``epochs`` (default the recipe's); with a validation set, measure it
-        after every epoch and keep the best epoch's parameters in ``self.best``."""
+    def fit(self, x, y, x_valid=None, y_valid=None, *, epochs: int | None = None,
+            score_fn=None) -> list[dict]:
+        """Train up to ``epochs`` (default the recipe's). With a validation set, measure it
+        after every epoch and keep the parameters of the best-scoring epoch in
+        ``self.best``: ``score_fn(model)`` returns a dict of validation figures with a
+        ``score`` (default: the continuous model's accuracy)."""
         epochs = self.recipe.epochs if epochs is None else epochs
         x, y = np.asarray(x), np.asarray(y)
+        if score_fn is None and x_valid is not None:
+            def score_fn(model):
+                figures = evaluate_continuous(model, x_valid, y_valid, self.tick, self.trial)
+                return {"valid_accuracy": figures["accuracy"],
+                        "valid_ordinary_accuracy": figures["ordinary_accuracy"],
+                        "score": figures["accuracy"]}
         while self.epoch < epochs:
             start = time.perf_counter()
             rec = self.run_epoch(x, y)
             rec["seconds"] = time.perf_counter() - start
-            if x_valid is not None:
-                figures = evaluate_continuous(self.model, x_valid, y_valid, self.tick, self.trial)
-                rec["valid_accuracy"] = figures["accuracy"]
-                rec["valid_ordinary_accuracy"] = figures["ordinary_accuracy"]
-                if self.best is None or rec["valid_accuracy"] > self.best["valid_accuracy"]:
-                    self.best = {"epoch": self.epoch, "valid_accuracy": rec["valid_accuracy"],
+            if score_fn is not None:
+                rec.update(score_fn(self.model))
+                if self.best is None or rec["score"] > self.best["score"]:
+                    self.best = {"epoch": self.epoch, "score": float(rec["score"]),
                                  "state": {k: v.detach().clone()
                                            for k, v in self.model.state_dict().items()}}
             self.history.append(rec)
@@ -461,7 +469,7 @@ class ThetaTrainer:
 
     def save_checkpoint(self, path):
         best = None if self.best is None else {
-            "epoch": int(self.best["epoch"]), "valid_accuracy": float(self.best["valid_accuracy"]),
+            "epoch": int(self.best["epoch"]), "score": float(self.best["score"]),
             "state": self.best["state"]}
         ckpt = {"model": self.model.state_dict(), "epoch": int(self.epoch), "seed": int(self.seed),
                 "recipe": self.recipe.name, "history": json.dumps(self.history, default=float),
@@ -496,7 +504,7 @@ class ThetaTrainer:
             raise ValueError(f"{path}: history: not a JSON list of epoch records")
         best = ckpt.get("best")
         if best is not None and (not isinstance(best, dict) or set(best) != {
-                "epoch", "valid_accuracy", "state"}):
+                "epoch", "score", "state"}):
             raise ValueError(f"{path}: best: not a best-epoch record")
         try:
             self.model.load_state_dict(ckpt.get("model"))
@@ -540,3 +548,33 @@ def evaluate_continuous(model: ThetaNet, x, y, tick: float, trial: float, *,
     return {"accuracy": correct / n, "ordinary_accuracy": ordinary / n,
             "output_spiked": spiked / n,
             "spikes_per_neuron": [float(s / (n * size)) for s, size in zip(spikes, model.sizes)]}
+
+
+def discrete_figures(result, y) -> dict:
+    """Accuracy of a discrete-time run (``golden.simulate`` or ``simulate_float``) with the
+    no-spike rule, with ordinary spikes only (correct and some output spiked), the fraction
+    of samples with an output spike, spikes per neuron per sample per layer."""
+    y = np.asarray(y)
+    correct = np.asarray(result.decisions) == y
+    spiked = result.spikes[-1].any(axis=(1, 2))
+    return {"accuracy": float(correct.mean()), "ordinary_accuracy": float((correct & spiked).mean()),
+            "output_spiked": float(spiked.mean()),
+            "spikes_per_neuron": [float(s.sum() / (s.shape[0] * s.shape[2])) for s in result.spikes]}
+
+
+def evaluate_theta(float_net: FloatNetwork, x, y, *, network=None, continuous: bool = True) -> dict:
+    """Test figures of a theta network: the continuous-time model (``ThetaNet.run`` on the
+    float network's parameters, trial ``steps * tick``), the discrete float model
+    (``simulate_float``) and, given the quantised ``network``, the golden fixed point."""
+    from spikeforge.golden import simulate, simulate_float
+    out = {}
+    if continuous:
+        model = ThetaNet.from_float(float_net)
+        th = float_net.theta
+        out["continuous"] = evaluate_continuous(model, x, y, th.tick, th.steps * th.tick)
+    out["float"] = discrete_figures(simulate_float(float_net, x), y)
+    if network is not None:
+        result = simulate(network, x)
+        out["fixed"] = discrete_figures(result, y)
+        out["fixed"]["synaptic_ops_per_sample"] = float(result.synops.mean())
+    return out
