@@ -116,8 +116,10 @@ class Accelerator(wiring.Component):
         if ttfs:
             # ttfs: the first step any output spiked in decides among those outputs by phase
             # (ttfs_found, ttfs_winner); without one, the last step's phases decide (the
-            # no-spike rule, at END_SAMPLE). A walk reads one output per 4 clocks: address,
-            # latch, compare (two products), keep.
+            # no-spike rule, at END_SAMPLE). A walk reads one output after the other:
+            # address, latch, compare, keep. The comparison (golden.theta.phase_greater) forms
+            # its two products shift-and-add over B - 1 clocks (q >= 0 has B - 1 bits), only
+            # when there is something to compare: no multiplier for a few products per sample.
             out_spiked = Signal()        # an output spiked in this step
             ttfs_found = Signal()
             ttfs_winner = Signal(range(max(n_out, 2)))
@@ -126,9 +128,12 @@ class Accelerator(wiring.Component):
             best_p, best_q = Signal.like(ro_state.p), Signal.like(ro_state.q)
             best_have = Signal()
             best_tj = Signal(range(max(n_out, 2)))
-            greater = Signal()
-            m.d.sync += greater.eq((cand_p * best_q > best_p * cand_q)
-                                   | ((cand_q == 0) & (best_q == 0) & (cand_p > best_p)))
+            B = net.formats.state_bits
+            prod_a, prod_b = Signal(signed(2 * B)), Signal(signed(2 * B))   # cand_p best_q, best_p cand_q
+            addend_a, addend_b = Signal(signed(2 * B)), Signal(signed(2 * B))
+            bits_a, bits_b = Signal(B - 1), Signal(B - 1)
+            serial = Signal(range(B))
+            greater = (prod_a > prod_b) | ((cand_q == 0) & (best_q == 0) & (cand_p > best_p))
             with m.If(cores[last][0].new_spikes.any()):
                 m.d.sync += out_spiked.eq(1)
 
@@ -210,10 +215,22 @@ class Accelerator(wiring.Component):
                             m.next = here + "L"
                         with m.State(here + "L"):      # latch its state
                             m.d.sync += [cand_p.eq(ro_state.p), cand_q.eq(ro_state.q),
-                                         cand_s.eq(ro_state.s)]
+                                         cand_s.eq(ro_state.s), prod_a.eq(0), prod_b.eq(0),
+                                         addend_a.eq(ro_state.p), addend_b.eq(best_p),
+                                         bits_a.eq(best_q), bits_b.eq(ro_state.q), serial.eq(0)]
+                            relevant = (ro_state.s if spiking_only else 1) & best_have
                             m.next = here + "C"
+                            with m.If(~relevant):
+                                m.next = here + "K"
                         with m.State(here + "C"):      # compare with the best so far
-                            m.next = here + "K"
+                            m.d.sync += [
+                                prod_a.eq(prod_a + Mux(bits_a[0], addend_a, 0)),
+                                prod_b.eq(prod_b + Mux(bits_b[0], addend_b, 0)),
+                                addend_a.eq(addend_a << 1), addend_b.eq(addend_b << 1),
+                                bits_a.eq(bits_a >> 1), bits_b.eq(bits_b >> 1),
+                                serial.eq(serial + 1)]
+                            with m.If(serial == B - 2):
+                                m.next = here + "K"
                         with m.State(here + "K"):      # keep the greater
                             take = (cand_s if spiking_only else 1) & (~best_have | greater)
                             with m.If(take):

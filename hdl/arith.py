@@ -8,7 +8,7 @@ from amaranth.hdl import C, Mux, signed
 
 from ..golden.fixed import Overflow, Rounding
 
-__all__ = ["shift_right", "fit"]
+__all__ = ["shift_right", "fit", "csd_digits", "mul_const"]
 
 
 def shift_right(value, shift: int, rounding: Rounding):
@@ -46,3 +46,31 @@ def fit(value, width: int, overflow: Overflow):
         lo = -(1 << (width - 1))
         value = Mux(value > hi, hi, Mux(value < lo, lo, value))
     return value[:width].as_signed()
+
+
+def csd_digits(constant: int) -> list[tuple[int, int]]:
+    """``constant`` in canonical signed digits: (shift, +1/-1) pairs, no two adjacent."""
+    if not isinstance(constant, int) or constant < 0:
+        raise ValueError(f"constant must be an integer >= 0, not {constant!r}")
+    digits, shift = [], 0
+    while constant:
+        if constant & 1:
+            digit = 2 - (constant & 3)      # +1 if the next bit is 0, -1 if it is 1
+            digits.append((shift, digit))
+            constant -= digit
+        constant >>= 1
+        shift += 1
+    return digits
+
+
+def mul_const(value, constant: int):
+    """``value * constant`` as a sum of shifted copies (canonical signed digits): adders,
+    not a multiplier, for constants baked into the design (e.g. a theta layer's rotation)."""
+    terms = [(value << shift) if digit > 0 else -(value << shift)
+             for shift, digit in csd_digits(constant)]
+    if not terms:
+        return C(0, 1) * value
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

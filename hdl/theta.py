@@ -7,7 +7,8 @@ chain:
 
 1. the pulse product ``acc * q``;
 2. the shear ``p + shr(acc * q, weight_shift)``;
-3. the flow products ``rotation * q`` and ``rotation * p`` (a constant);
+3. the flow products ``rotation * q`` and ``rotation * p`` (by a constant: shifted adds,
+   ``hdl.arith.mul_const``, no multiplier);
 4. the rotation ``p + shr(rotation q, K)``, ``q - shr(rotation p, K)``;
 5. the spike (``q < 0``) and the reset (negate both);
 6. the normalising shift: significant bits of ``p`` and ``q``;
@@ -24,7 +25,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.network import Formats, NeuronKind
-from .arith import shift_right
+from .arith import mul_const, shift_right
 from .neuron import state_layout
 
 __all__ = ["ThetaEngine", "theta_state_layout", "THETA_STAGES"]
@@ -121,7 +122,8 @@ class ThetaEngine(wiring.Component):
             p = stage(p + shift_right(prod, self._shift, rnd))
             q = stage(q)
             # 3: the flow products (by a constant)
-            rot_q, rot_p = stage(q * self._rotation), stage(p * self._rotation)
+            rot_q = stage(mul_const(q, self._rotation))
+            rot_p = stage(mul_const(p, self._rotation))
             p, q = stage(p), stage(q)
             # 4: the rotation
             p = stage(p + shift_right(rot_q, K, rnd))

@@ -55,6 +55,28 @@ def test_shift_right_and_fit_equal_golden():
     sim.run()
 
 
+def test_mul_const_is_an_exact_product():
+    from spikeforge.hdl.arith import csd_digits, mul_const
+    for c in list(range(40)) + [1072, 2146, 6888, 65535]:
+        digits = csd_digits(c)
+        assert sum(d << k for k, d in digits) == c
+        assert all(b - a > 1 for (a, _), (b, _) in zip(digits, digits[1:]))   # no adjacent digits
+    x = Signal(signed(12))
+    products = {c: Signal(signed(32), name=f"x{c}") for c in (0, 5, 1072, 6888)}
+    m = Module()
+    m.d.comb += [products[c].eq(mul_const(x, c)) for c in products]
+
+    async def tb(ctx):
+        for v in (-2048, -1, 0, 1, 77, 2047):
+            ctx.set(x, v)
+            for c, sig in products.items():
+                assert ctx.get(sig) == v * c
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+
+
 def test_arith_rejects_bad_parameters():
     with pytest.raises(TypeError, match="Rounding"):
         shift_right(Signal(8), 2, "floor")

@@ -194,6 +194,184 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     return report
 
 
+#: Ticks per trial a theta task accepts (the trial T = 2 is fixed; a tick must turn the
+#: phase by less than an eighth of the period, and the golden run grows with the ticks).
+THETA_STEPS = (3, 1024)
+#: mnist-ttfs without --test-images: this seeded fraction of --images is the test set.
+MNIST_TEST_FRACTION = 1 / 6
+
+
+def theta_task_data(task: str, steps: int, *, seed_split: int = 0, images=None, labels=None,
+                    test_images=None, test_labels=None):
+    """(x_train, y_train, x_test, y_test) of a theta task, TTFS-coded with ``steps`` ticks."""
+    from .data import load_digits_ttfs, load_mnist_ttfs
+    if task == "digits-ttfs":
+        xtr, ytr = load_digits_ttfs("train", steps)
+        xte, yte = load_digits_ttfs("test", steps)
+        return xtr, ytr, xte, yte
+    x, y = load_mnist_ttfs(images, labels, steps)
+    if test_images is not None:
+        xte, yte = load_mnist_ttfs(test_images, test_labels, steps)
+        if xte.shape[2] != x.shape[2]:
+            raise _command_error()(f"{test_images}: {xte.shape[2]} pixels per image, "
+                                   f"{images} has {x.shape[2]}")
+        return x, y, xte, yte
+    import numpy as np
+    held = np.zeros(len(y), bool)
+    held[np.random.default_rng(seed_split).permutation(len(y))[:int(round(MNIST_TEST_FRACTION
+                                                                          * len(y)))]] = True
+    return x[~held], y[~held], x[held], y[held]
+
+
+def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test_out=None,
+                     float_out=None, checkpoint=None, resume=False, threads=1, lr=None,
+                     batch=None, weight_bits=None, images=None, labels=None, test_images=None,
+                     test_labels=None, progress=True, log=None) -> dict:
+    """Train a theta task (``spikeforge.train.theta``); write the quantised network, the
+    float network and the test set; returns the report."""
+    error = _command_error()
+    if task == "mnist-ttfs":
+        if images is None or labels is None:
+            raise error("mnist-ttfs: give the training IDX files with --images and --labels")
+        if (test_images is None) != (test_labels is None):
+            raise error("--test-images and --test-labels: give both or neither")
+    elif any(v is not None for v in (images, labels, test_images, test_labels)):
+        raise error(f"--images/--labels/--test-images/--test-labels: only for mnist-ttfs, "
+                    f"not {task}")
+    if steps is not None and not THETA_STEPS[0] <= steps <= THETA_STEPS[1]:
+        raise error(f"--steps {steps!r}: must be an integer in {THETA_STEPS[0]}..{THETA_STEPS[1]} "
+                    f"(ticks per trial of T = 2)")
+    for name, value in (("epochs", epochs), ("threads", threads), ("batch", batch)):
+        _positive(name, value)
+    if lr is not None and not lr > 0:
+        raise error(f"--lr {lr!r}: must be > 0")
+    try:
+        import torch
+    except ImportError:
+        raise error(TORCH_MISSING) from None
+    output = os.fspath(output)
+    base = output[:-4] if output.endswith(".npz") else output
+    test_out = test_out or base + ".test.npz"
+    float_out = float_out or base + ".float.npz"
+    checkpoint = checkpoint or base + ".ckpt"
+    for path in (output, test_out, float_out):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise error(f"{path}: folder {folder} does not exist")
+    if resume and not os.path.isfile(checkpoint):
+        raise error(f"--resume: no checkpoint at {checkpoint}")
+
+    import dataclasses
+    from spikeforge.golden import NetworkFileError, quantize, simulate
+    from spikeforge.golden.inputs import save_inputs
+    from .data import split_validation
+    from .theta import THETA_RECIPES, ThetaTrainer, discrete_figures, evaluate_theta
+
+    torch.set_num_threads(threads)
+    recipe = THETA_RECIPES[task]
+    changes = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("lr", lr),
+                                 ("batch", batch)) if v is not None}
+    if weight_bits is not None:
+        try:
+            changes["formats"] = dataclasses.replace(recipe.formats, weight_bits=weight_bits)
+        except NetworkFileError as exc:
+            raise error(f"--weight-bits: {exc}") from None
+    recipe = recipe.replace(**changes)
+    xtr, ytr, xte, yte = theta_task_data(task, recipe.steps, images=images, labels=labels,
+                                         test_images=test_images, test_labels=test_labels)
+    if xtr.shape[2] != recipe.n_inputs:
+        recipe = recipe.replace(n_inputs=int(xtr.shape[2]))   # MNIST-style files of another size
+    xfit, yfit, xval, yval = split_validation(xtr, ytr, recipe.validation)
+    say = log or (lambda msg: None)
+
+    def score(model):
+        """Validation figures; the epoch kept is the one whose quantised network scores best
+        through the golden model (ties: the continuous model's accuracy)."""
+        from .theta import evaluate_continuous
+        cont = evaluate_continuous(model, xval, yval, trainer.tick, trainer.trial)
+        net = quantize(model.export(recipe.steps, recipe.trial,
+                                    decay_bits=recipe.formats.decay_bits), recipe.formats)
+        fixed = discrete_figures(simulate(net, xval), yval)
+        return {"valid_accuracy": cont["accuracy"],
+                "valid_ordinary_accuracy": cont["ordinary_accuracy"],
+                "valid_fixed_accuracy": fixed["accuracy"],
+                "valid_fixed_ordinary_accuracy": fixed["ordinary_accuracy"],
+                "score": fixed["accuracy"] + 1e-3 * cont["accuracy"]}
+
+    def on_epoch(rec):
+        say(f"epoch {rec['epoch']:4d} loss {rec['loss']:.4f} train {100 * rec['train_accuracy']:.2f} % "
+            f"lr {rec['lr']:.2e} {rec['seconds']:.1f} s valid {100 * rec['valid_accuracy']:.2f} % "
+            f"(ordinary spikes {100 * rec['valid_ordinary_accuracy']:.2f} %, fixed point "
+            f"{100 * rec['valid_fixed_accuracy']:.2f} %)")
+
+    trainer = ThetaTrainer(recipe, seed=seed, progress=progress, checkpoint=checkpoint,
+                           log=on_epoch)
+    if resume:
+        try:
+            trainer.load_checkpoint(checkpoint)
+        except ValueError as exc:
+            raise error(f"{checkpoint}: cannot resume: {exc}") from None
+    start = time.perf_counter()
+    trainer.fit(xfit, yfit, xval, yval, score_fn=score)
+    seconds = time.perf_counter() - start
+    trained = [h["seconds"] for h in trainer.history]
+    best_epoch = trainer.best["epoch"] if trainer.best else trainer.epoch
+    trainer.use_best()
+
+    float_net = trainer.model.export(recipe.steps, recipe.trial,
+                                     decay_bits=recipe.formats.decay_bits, name=task)
+    network = quantize(float_net, recipe.formats)
+    network.save(output)
+    float_net.save(float_out)
+    save_inputs(test_out, xte, yte)
+    test = evaluate_theta(float_net, xte, yte, network=network)
+    th = float_net.theta
+    synapses = network.synapses()
+    report = {
+        "task": task, "network": output, "float_network": float_out, "test_inputs": test_out,
+        "checkpoint": checkpoint, "seed": seed, "summary": network.summary(),
+        "formats": network.formats.to_json(), "recipe": recipe.to_json(),
+        "steps": th.steps, "tick": th.tick, "trial": th.steps * th.tick,
+        "epochs": recipe.epochs, "best_epoch": best_epoch,
+        "train_seconds": round(seconds, 1),
+        "seconds_per_epoch": round(sum(trained) / max(len(trained), 1), 2),
+        "valid_samples": int(len(yval)), "test_samples": int(len(yte)),
+        "continuous_accuracy": test["continuous"]["accuracy"],
+        "continuous_ordinary_accuracy": test["continuous"]["ordinary_accuracy"],
+        "float_accuracy": test["float"]["accuracy"],
+        "float_ordinary_accuracy": test["float"]["ordinary_accuracy"],
+        "fixed_accuracy": test["fixed"]["accuracy"],
+        "fixed_ordinary_accuracy": test["fixed"]["ordinary_accuracy"],
+        "fixed_output_spiked": test["fixed"]["output_spiked"],
+        "spikes_per_neuron": test["fixed"]["spikes_per_neuron"],
+        "synaptic_ops_per_sample": test["fixed"]["synaptic_ops_per_sample"],
+        "dense_macs_per_sample": float(synapses),
+        "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
+    }
+    return report
+
+
+def print_theta_report(report) -> None:
+    pct = lambda v: f"{100 * v:.2f} %"
+    print("\n".join([
+        f"network    {report['network']}: {report['summary']}, {report['steps']} ticks of "
+        f"{report['tick']:.5f} (T = {report['trial']:.4f})",
+        f"trained    {report['epochs']} epochs (kept epoch {report['best_epoch']}, best on "
+        f"{report['valid_samples']} validation samples), seed {report['seed']}, "
+        f"{report['train_seconds']:.0f} s ({report['seconds_per_epoch']:.2f} s/epoch)",
+        f"accuracy   fixed-point (golden) {pct(report['fixed_accuracy'])} (ordinary spikes only "
+        f"{pct(report['fixed_ordinary_accuracy'])}); float discrete "
+        f"{pct(report['float_accuracy'])} ({pct(report['float_ordinary_accuracy'])}); "
+        f"continuous {pct(report['continuous_accuracy'])} "
+        f"({pct(report['continuous_ordinary_accuracy'])}); {report['test_samples']} test samples",
+        f"spikes     {', '.join(f'{s:.3f}' for s in report['spikes_per_neuron'])} per neuron "
+        f"per sample (fixed point, by layer)",
+        f"operations {report['synaptic_ops_per_sample']:,.0f} synaptic per sample (dense: "
+        f"{report['dense_macs_per_sample']:,.0f} MACs)",
+        f"wrote      {report['network']}, {report['float_network']}, {report['test_inputs']} "
+        f"(score: spikeforge simulate {report['network']} --input {report['test_inputs']})"]))
+
+
 def cmd_train(args) -> int:
     # stdout carries the result (text or --json); progress goes to stderr unless --quiet
     progress = not args.no_progress and not args.quiet
@@ -206,6 +384,27 @@ def cmd_train(args) -> int:
             except ImportError:
                 print(msg, file=sys.stderr)
 
+    from .data import THETA_TASKS
+    if args.task in THETA_TASKS:
+        for name in ("qat_epochs", "data"):
+            if getattr(args, name) is not None:
+                raise _command_error()(f"--{name.replace('_', '-')}: not used by {args.task}")
+        report = train_theta_task(
+            args.task, args.output, epochs=args.epochs, steps=args.steps, seed=args.seed,
+            test_out=args.test_out, float_out=args.float_out, checkpoint=args.checkpoint,
+            resume=args.resume, threads=args.threads, lr=args.lr, batch=args.batch,
+            weight_bits=args.weight_bits, images=args.images, labels=args.labels,
+            test_images=args.test_images, test_labels=args.test_labels, progress=progress,
+            log=log)
+        if args.json:
+            print(json.dumps(report, indent=1))
+        else:
+            print_theta_report(report)
+        return 0
+    for name in ("steps", "float_out", "images", "labels", "test_images", "test_labels"):
+        if getattr(args, name) is not None:
+            raise _command_error()(f"--{name.replace('_', '-')}: only for the theta tasks "
+                                   f"(digits-ttfs, mnist-ttfs), not {args.task}")
     report = train_task(args.task, args.output, epochs=args.epochs, qat_epochs=args.qat_epochs,
                         seed=args.seed, test_out=args.test_out, checkpoint=args.checkpoint,
                         resume=args.resume, data=args.data, threads=args.threads, lr=args.lr,

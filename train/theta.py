@@ -266,7 +266,7 @@ class ThetaNet(nn.Module):
             for l, layer in enumerate(net.layers):
                 model.weights[l].copy_(torch.as_tensor(layer.w_in, dtype=torch.float64))
                 phi0 = net.theta.period / 2 if layer.phi0 is None else layer.phi0
-                model.phi0[l].copy_(torch.as_tensor(np.broadcast_to(phi0, (layer.size,)),
+                model.phi0[l].copy_(torch.as_tensor(np.broadcast_to(phi0, (layer.size,)).copy(),
                                                     dtype=torch.float64))
         return model
 
