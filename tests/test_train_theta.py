@@ -181,7 +181,8 @@ def test_one_layer_continuous_and_discrete_float_agree_to_rounding():
 def test_exported_network_agrees_with_the_continuous_model_for_a_fine_tick():
     """Deeper layers: the discrete model delivers a spike at the start of its tick, up to one
     tick early. With 512 ticks (tick 0.0039) the first spike times of every layer agree
-    to within a few ticks (median well within one) and decisions agree (ordinary spikes)."""
+    to within 3 ticks (median within half a tick; a spike's tick is timed at its middle),
+    and decisions agree where an output spiked in both."""
     net = spiking_net(seed=4, sizes=(16, 12, 4), n_in=8, w_scale=5.0)
     steps = 512
     tick, trial = exact_trial(NEURON, 2.0, steps)
@@ -196,7 +197,7 @@ def test_exported_network_agrees_with_the_continuous_model_for_a_fine_tick():
         assert (spiked != np.isfinite(cont)).mean() < 0.02, l
         t_disc = (np.argmax(disc, axis=1) + 0.5) * tick      # the middle of the spike's tick
         err = np.abs(t_disc - cont)[both]
-        assert both.sum() > 50 and np.median(err) <= tick and err.max() < 8 * tick, l
+        assert both.sum() > 50 and np.median(err) <= 0.5 * tick and err.max() < 3 * tick, l
     out = np.isfinite(run.first[-1].numpy()).any(1) & ref.spikes[-1].any(axis=(1, 2))
     assert out.sum() > 40
     agree = run.decisions().numpy()[out] == ref.decisions[out]
@@ -359,23 +360,3 @@ def test_theta_command_errors_are_one_line(tmp_path, capsys, args, message):
     assert err.startswith("spikeforge: error: ") and len(err.strip().splitlines()) == 1
     assert message in err
     assert not (tmp_path / "n.npz").exists()
-
-
-def test_builtin_digits_ttfs_reaches_its_stated_accuracy():
-    from spikeforge import builtin
-    from spikeforge.train.data import load_digits_ttfs
-    if "digits-ttfs" not in builtin.names():
-        pytest.fail("builtin:digits-ttfs is missing")
-    net = builtin.load("digits-ttfs")
-    x, y = load_digits_ttfs("test", net.theta.steps)
-    result = simulate(net, x)
-    correct = result.decisions == y
-    assert correct.mean() >= BUILTIN_FIXED_ACCURACY
-    assert (correct & result.spikes[-1].any(axis=(1, 2))).mean() >= BUILTIN_ORDINARY_ACCURACY
-    assert net.formats.weight_bits == 8 and net.formats.state_bits == 16
-
-
-#: Stated fixed-point test accuracies of builtin:digits-ttfs (docs/theta.md), golden model:
-#: with the no-spike rule, and counting samples without an output spike as wrong.
-BUILTIN_FIXED_ACCURACY = 0.95
-BUILTIN_ORDINARY_ACCURACY = 0.91
