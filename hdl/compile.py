@@ -59,7 +59,8 @@ def verilator_lint_args() -> list[str]:
 CYCLE_BOUND_FORMULA = (
     "E_in*W[0] + sum_i[(R_i + F_i)*W[i] + (3*W[i] + 3 if recurrent[i]) + (3*W[i-1] + 3 if i > 0)"
     " + 2*W[i] + 8 (+ 4 for theta layers)] + sum_k emitted[(3*W[k] + S_k + 3)] + n_out + 4 "
-    "(+ 4*n_out + 2 for ttfs); per sample add max_i W[i] + n_out + 8 (+ 4*n_out + 2 for ttfs). "
+    "(+ (B+2)*n_out + 2 for ttfs, B = state_bits); per sample add max_i W[i] + n_out + 8 "
+    "(+ (B+2)*n_out + 2 for ttfs). "
     "E_in: input events of the step; R_i: spikes of layer i in the "
     "previous step; F_i: spikes of layer i-1 in this step; S_k: spikes of layer k; W[i]: "
     "ceil(size_i / lanes); emitted: spiking layers that are streamed; excludes output stalls"
@@ -68,6 +69,14 @@ CYCLE_BOUND_FORMULA = (
 
 def _words(size: int, lanes: int) -> int:
     return -(-size // lanes)
+
+
+def ttfs_walk_bound(network: Network) -> int:
+    """Most clocks of one ttfs walk over the outputs (address, latch, B - 1 clocks of
+    shift-and-add comparison, keep), 0 for other rules."""
+    if network.decision is not Decision.TTFS:
+        return 0
+    return (network.formats.state_bits + 2) * network.n_outputs + 2
 
 
 def cycle_bound(network: Network, config: HardwareConfig, result: Result,
@@ -94,7 +103,7 @@ def cycle_bound(network: Network, config: HardwareConfig, result: Result,
         total = total + 2 * W[i] + 8 + (THETA_STAGES - 3 if layer.kind is NeuronKind.THETA else 0)
         if layer.kind.spiking and (config.emit_spikes or i == last):
             total = total + 3 * W[i] + per_layer[i] + 3
-    ttfs = 4 * network.n_outputs + 2 if network.decision is Decision.TTFS else 0
+    ttfs = ttfs_walk_bound(network)
     total = total + network.n_outputs + 4 + ttfs
     return total.sum(axis=1) + max(W) + network.n_outputs + 8 + ttfs
 
@@ -184,7 +193,7 @@ def compile_network(network: Network, config: HardwareConfig = HardwareConfig(),
         "cycles": {"bound_per_step": CYCLE_BOUND_FORMULA, "words_per_layer": W,
                    "worst_case_per_step": worst[1] - worst[0],
                    "per_sample_overhead": max(W) + network.n_outputs + 8
-                   + (4 * network.n_outputs + 2 if network.decision is Decision.TTFS else 0)},
+                   + ttfs_walk_bound(network)},
         "verilator_waived": list(VERILATOR_WAIVED),
     }
     with open(outdir / "manifest.json", "w") as fh:
