@@ -56,12 +56,16 @@ def random_events(seed: int, samples: int, steps: int, channels: int, *, rate: f
 def random_float_theta_network(seed: int, n_inputs: int = 8, hidden=(16,), n_outputs: int = 4, *,
                                steps: int = 32, trial: float = 2.0, recurrent: bool = False,
                                weight_scale: float = 3.0, tau: float = 6 / np.pi,
-                               i0: float = 1.25, decay_bits: int = 16):
+                               i0: float = 1.25, decay_bits: int = 16,
+                               rotation_shift: int | None = None):
     """A float theta network (``Decision.TTFS``) whose layers spike within the trial on
-    random binary input; initial phases spread around half the period."""
+    random binary input; initial phases spread around half the period. ``rotation_shift``:
+    a tick whose flow is a power of two (``FloatTheta.power_of_two``), else about
+    ``trial / steps``."""
     from .reference import FloatTheta
     rng = np.random.default_rng(seed)
-    theta = FloatTheta.exact(tau, i0, trial, steps, decay_bits)
+    theta = (FloatTheta.exact(tau, i0, trial, steps, decay_bits) if rotation_shift is None
+             else FloatTheta.power_of_two(tau, i0, rotation_shift, steps))
     layers, n_in = [], n_inputs
     sizes = list(hidden) + [n_outputs]
     for i, size in enumerate(sizes):

@@ -139,6 +139,13 @@ class FloatTheta:
                            rotation=rotation_for(trial / steps, tau, i0, decay_bits))
         return cls(tau=tau, i0=i0, tick=model.tick(decay_bits), steps=steps)
 
+    @classmethod
+    def power_of_two(cls, tau: float, i0: float, shift: int, steps: int) -> "FloatTheta":
+        """A tick of ``atan(2**-shift) tau / r``: the fixed-point flow is a rotation by a
+        power of two, two shifted adds in hardware (any ``decay_bits >= shift``)."""
+        r = math.sqrt(i0 - 0.25)
+        return cls(tau=tau, i0=i0, tick=math.atan(2.0 ** -shift) * tau / r, steps=steps)
+
 
 @dataclass
 class FloatNetwork:

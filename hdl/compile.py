@@ -22,7 +22,7 @@ from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
 from .spram import SPRAM_PRIMITIVES
-from .theta import THETA_STAGES
+from .theta import theta_stages
 
 __all__ = ["compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
            "MANIFEST_VERSION"]
@@ -100,7 +100,8 @@ def cycle_bound(network: Network, config: HardwareConfig, result: Result,
             total = total + prev * W[i] + 3 * W[i] + 3
         if i > 0:
             total = total + per_layer.get(i - 1, zeros) * W[i] + 3 * W[i - 1] + 3
-        total = total + 2 * W[i] + 8 + (THETA_STAGES - 3 if layer.kind is NeuronKind.THETA else 0)
+        total = total + 2 * W[i] + 8 + (theta_stages(network.theta.rotation) - 3
+                                         if layer.kind is NeuronKind.THETA else 0)
         if layer.kind.spiking and (config.emit_spikes or i == last):
             total = total + 3 * W[i] + per_layer[i] + 3
     ttfs = ttfs_walk_bound(network)

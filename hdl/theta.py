@@ -2,17 +2,17 @@
 
 The datapath is ``spikeforge.golden.theta.theta_step`` per lane; the state is
 the projective phase vector ``(p, q)`` and the last spike ``s``. Seven stages
-after the read, so that no clock sees more than one multiply or one adder
-chain:
+after the read (six for a power-of-two rotation), so that no clock sees more
+than one multiply or one adder chain:
 
 1. the pulse product ``acc * q``;
 2. the shear ``p + shr(acc * q, weight_shift)``;
 3. the flow products ``rotation * q`` and ``rotation * p`` (by a constant: shifted adds,
-   ``hdl.arith.mul_const``, no multiplier);
+   ``hdl.arith.mul_const``, no multiplier; no stage at all for a power of two);
 4. the rotation ``p + shr(rotation q, K)``, ``q - shr(rotation p, K)``;
 5. the spike (``q < 0``) and the reset (negate both);
 6. the normalising shift: significant bits of ``p`` and ``q``;
-7. the shift itself, written back.
+7. the shift itself (one right shifter of ``x 2**(B-1)``), written back.
 
 ``fresh`` says the state read is the layer's initial one: while it is high
 the engine reads ``p0``/``q0`` (the initial-state parameters) instead of the
@@ -25,13 +25,16 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.network import Formats, NeuronKind
-from .arith import mul_const, shift_right
+from .arith import csd_digits, mul_const, shift_right
 from .neuron import state_layout
 
-__all__ = ["ThetaEngine", "theta_state_layout", "THETA_STAGES"]
+__all__ = ["ThetaEngine", "theta_state_layout", "theta_stages"]
 
-#: Clocks from the read data to the write-back.
-THETA_STAGES = 7
+
+def theta_stages(rotation: int) -> int:
+    """Clocks from the read data to the write-back: seven, or six when the rotation is a
+    power of two (its products are shifts, stage 3 has nothing to do)."""
+    return 7 if len(csd_digits(rotation)) > 1 else 6
 
 
 def theta_state_layout(formats: Formats) -> data.StructLayout:
@@ -40,7 +43,7 @@ def theta_state_layout(formats: Formats) -> data.StructLayout:
 
 class ThetaEngine(wiring.Component):
     """Reads word ``w`` of accumulators, state and initial state, writes the new state
-    ``THETA_STAGES`` clocks after the read data arrives; same ports as ``NeuronEngine``
+    ``theta_stages(rotation)`` clocks after the read data arrives; same ports as ``NeuronEngine``
     plus ``fresh`` and the initial-state parameters ``p0``, ``q0``."""
 
     def __init__(self, *, size, lanes, formats, acc_bits, weight_shift, rotation):
@@ -98,8 +101,9 @@ class ThetaEngine(wiring.Component):
                 m.d.sync += [running.eq(0), word.eq(0)]
         m.d.comb += self.addr.eq(word)
 
+        stages = theta_stages(self._rotation)
         valid, words = [running], [word]
-        for _ in range(THETA_STAGES):
+        for _ in range(stages):
             valid.append(Signal())
             words.append(Signal(range(self._words)))
             m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
@@ -122,31 +126,27 @@ class ThetaEngine(wiring.Component):
             p = stage(p + shift_right(prod, self._shift, rnd))
             q = stage(q)
             # 3: the flow products (by a constant)
-            rot_q = stage(mul_const(q, self._rotation))
-            rot_p = stage(mul_const(p, self._rotation))
-            p, q = stage(p), stage(q)
+            rot_q, rot_p = mul_const(q, self._rotation), mul_const(p, self._rotation)
+            if stages == 7:
+                rot_q, rot_p, p, q = stage(rot_q), stage(rot_p), stage(p), stage(q)
             # 4: the rotation
             p = stage(p + shift_right(rot_q, K, rnd))
             q = stage(q - shift_right(rot_p, K, rnd))
             # 5: spike and reset
-            lane_valid = words[5] * lanes + lane < self._size
+            lane_valid = words[stages - 2] * lanes + lane < self._size
             spike = stage((q < 0) & lane_valid)
             p, q = stage(Mux(q < 0, -p, p)), stage(Mux(q < 0, -q, q))
-            # 6: significant bits of p and q (those of x ^ sign(x))
+            # 6: significant bits n of p and q (those of x ^ sign(x))
             width = max(len(p), len(q))
             magnitude = Mux(p < 0, ~p, p)[:len(p)] | q[:len(q)]    # q >= 0 here
             n = Signal(range(width + 1))
             for bit in range(width):
                 with m.If(magnitude[bit]):
                     m.d.comb += n.eq(bit + 1)
-            right = Signal(range(width + 1))
-            left = Signal(range(B))
-            m.d.comb += [right.eq(Mux(n > B - 1, n - (B - 1), 0)),
-                         left.eq(Mux(n < B - 1, (B - 1) - n, 0))]
-            right, left, spike = stage(right), stage(left), stage(spike)
-            p, q = stage(p), stage(q)
-            # 7: the shift, written back
-            m.d.comb += [new.p.eq(((p >> right) << left)[:B]),
-                         new.q.eq(((q >> right) << left)[:B]),
+            n, spike, p, q = stage(n), stage(spike), stage(p), stage(q)
+            # 7: one shifter for either direction, written back: (x 2**(B-1)) >> n is x
+            # shifted left by B-1-n, or floored right by n-(B-1), to n = B-1 bits
+            m.d.comb += [new.p.eq(((p << (B - 1)) >> n)[:B]),
+                         new.q.eq(((q << (B - 1)) >> n)[:B]),
                          new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
         return m

@@ -165,11 +165,14 @@ def theta_events(seed, samples, steps, channels, rate=0.1):
     return random_events(seed, samples, steps, channels, rate=rate)
 
 
-@pytest.mark.parametrize("lanes, recurrent, hidden", [(1, False, (12,)), (2, True, (12,)),
-                                                      (4, False, (9, 6))])
-def test_theta_networks(lanes, recurrent, hidden):
+@pytest.mark.parametrize("lanes, recurrent, hidden, shift", [(1, False, (12,), None),
+                                                             (2, True, (12,), 3),
+                                                             (4, False, (9, 6), None)])
+def test_theta_networks(lanes, recurrent, hidden, shift):
     from spikeforge.golden.randnet import random_theta_network
-    net = random_theta_network(lanes, 8, hidden, 4, steps=12, recurrent=recurrent)
+    net = random_theta_network(lanes, 8, hidden, 4, steps=12, recurrent=recurrent,
+                               rotation_shift=shift)
+    assert (net.theta.rotation == 1 << 13) == (shift == 3)
     x = theta_events(lanes, 3, 12, 8)
     golden, _ = check(net, x, HardwareConfig(lanes=lanes))
     assert all(s.any() for s in golden.spikes)

@@ -355,11 +355,12 @@ class ThetaHarness(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("lanes, fresh, rounding", [
-    (1, False, Rounding.HALF_UP), (2, True, Rounding.HALF_UP), (4, False, Rounding.FLOOR),
-    (2, False, Rounding.HALF_EVEN), (1, True, Rounding.TOWARD_ZERO),
+@pytest.mark.parametrize("lanes, fresh, rounding, rotation", [
+    (1, False, Rounding.HALF_UP, 1072), (2, True, Rounding.HALF_UP, 2048),
+    (4, False, Rounding.FLOOR, 1072), (2, False, Rounding.HALF_EVEN, 2048),
+    (1, True, Rounding.TOWARD_ZERO, 6888),
 ])
-def test_theta_engine_equals_theta_step(lanes, fresh, rounding):
+def test_theta_engine_equals_theta_step(lanes, fresh, rounding, rotation):
     from spikeforge.golden.theta import initial_state, normalise, theta_step
     formats = Formats(state_bits=16, decay_bits=16, rounding=rounding)
     rng = np.random.default_rng(lanes)
@@ -372,8 +373,8 @@ def test_theta_engine_equals_theta_step(lanes, fresh, rounding):
     acc = rng.integers(-4000, 4000, n)
     acc[:2] = [0, (1 << 12) - 1]
     start = initial if fresh else state
-    want = theta_step(*start, acc, weight_shift=7, rotation=1072, formats=formats)
-    dut = ThetaHarness(formats, lanes, 13, state, initial, acc, int(fresh), 7, 1072)
+    want = theta_step(*start, acc, weight_shift=7, rotation=rotation, formats=formats)
+    dut = ThetaHarness(formats, lanes, 13, state, initial, acc, int(fresh), 7, rotation)
 
     async def tb(ctx):
         ctx.set(dut.start, 1)
