@@ -209,24 +209,35 @@ class Network:
     def n_outputs(self) -> int:
         return self.readout.size
 
-    def accumulator(self, index: int) -> Fixed:
-        """Signed format wide enough for the exact synaptic input of layer ``index``.
+    def synaptic_range(self, index: int) -> tuple[int, int]:
+        """The least and the greatest exact synaptic input any neuron of layer ``index`` can
+        receive in one step.
 
-        Every source can fire at most once per step (inputs carry one event per
-        channel per step), so the sum of the largest contributions bounds the
-        accumulator; accumulation is exact and order-independent.
+        A source carries at most one event per step: an input channel one value of the
+        input format (the input stream enforces it: a step's EVENTs come in strictly
+        increasing channel order, ``hdl.protocol``), a spiking neuron 0 or 1. A column's
+        extremes take each weight's worst event on its own: its greatest input is
+        ``sum(w > 0) w * x_max + sum(w < 0) w * x_min``, its least the reverse.
         """
         layer = self.layers[index]
         if index == 0:
-            src_max = 1 << (self.formats.input_bits - 1)  # |most negative input|
+            fmt = self.formats.input
+            x_lo, x_hi = fmt.min, fmt.max
         else:
-            src_max = 1
-        pos = int(np.clip(layer.w_in, 0, None).sum(axis=0).max(initial=0)) * src_max
-        neg = int(np.clip(-layer.w_in, 0, None).sum(axis=0).max(initial=0)) * src_max
+            x_lo, x_hi = 0, 1
+        w = layer.w_in.astype(np.int64)
+        hi = np.maximum(w * x_lo, w * x_hi).sum(axis=0)
+        lo = np.minimum(w * x_lo, w * x_hi).sum(axis=0)
         if layer.w_rec is not None:
-            pos += int(np.clip(layer.w_rec, 0, None).sum(axis=0).max(initial=0))
-            neg += int(np.clip(-layer.w_rec, 0, None).sum(axis=0).max(initial=0))
-        return Fixed(max(bits_for_range(-neg, pos), 2), signed=True)
+            rec = layer.w_rec.astype(np.int64)
+            hi = hi + np.clip(rec, 0, None).sum(axis=0)
+            lo = lo + np.clip(rec, None, 0).sum(axis=0)
+        return int(lo.min(initial=0)), int(hi.max(initial=0))
+
+    def accumulator(self, index: int) -> Fixed:
+        """Signed format wide enough for the exact synaptic input of layer ``index``
+        (``synaptic_range``): accumulation never overflows, so it is order-independent."""
+        return Fixed(max(bits_for_range(*self.synaptic_range(index)), 2), signed=True)
 
     def synapses(self) -> int:
         return sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in self.layers)

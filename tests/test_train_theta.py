@@ -213,6 +213,18 @@ def test_flips_swap_spiking_and_silent_channels():
     assert np.array_equal(flip_ttfs(x, 0.0, np.random.default_rng(0)), x)
 
 
+def test_shifts_move_images_by_one_pixel():
+    from spikeforge.train.theta import SHIFTS, shift_ttfs
+    x = np.zeros((400, 2, 16), np.int64)
+    x[:, 0, 5] = 1                                  # pixel (1, 1) of a 4x4 image
+    moved = shift_ttfs(x, (4, 4), np.random.default_rng(0))
+    where = {int(np.flatnonzero(m[0])[0]) for m in moved}
+    assert where == {5 + 4 * dy + dx for dy, dx in SHIFTS}
+    edge = np.zeros((50, 1, 16), np.int64)
+    edge[:, 0, 0] = 1                               # the corner falls off for two moves
+    assert 0 < shift_ttfs(edge, (4, 4), np.random.default_rng(1)).sum() < 50
+
+
 def test_adabelief_first_step_is_a_signed_lr_step():
     p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
     opt = AdaBelief([p], lr=0.1)

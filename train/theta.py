@@ -54,7 +54,7 @@ from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, Neuro
 from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
 
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
-           "ThetaTrainer", "AdaBelief", "evaluate_continuous", "flip_ttfs", "theta_of",
+           "ThetaTrainer", "AdaBelief", "shift_ttfs", "SHIFTS", "evaluate_continuous", "flip_ttfs", "theta_of",
            "exact_trial", "discrete_figures",
            "evaluate_theta"]
 
@@ -285,6 +285,28 @@ def ttfs_loss(t_out, y, trial: float, gamma: float):
             + gamma * (torch.exp(t_y / trial) - 1)).mean()
 
 
+#: One-pixel moves of the shift augmentation (and no move).
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shift_ttfs(x: np.ndarray, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Shift augmentation: every sample's channels, as an image of ``shape``, moved by one
+    of ``SHIFTS`` drawn at random (zero filled); events keep their ticks."""
+    n, steps, _ = x.shape
+    images = np.asarray(x).reshape(n, steps, *shape)
+    out = np.zeros_like(images)
+    rows, cols = shape
+    moves = rng.integers(0, len(SHIFTS), n)
+    for m, (dy, dx) in enumerate(SHIFTS):
+        sel = moves == m
+        src = images[sel]
+        dst = np.zeros_like(src)
+        dst[:, :, max(dy, 0):rows + min(dy, 0), max(dx, 0):cols + min(dx, 0)] = \
+            src[:, :, max(-dy, 0):rows + min(-dy, 0), max(-dx, 0):cols + min(-dx, 0)]
+        out[sel] = dst
+    return out.reshape(x.shape)
+
+
 def flip_ttfs(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
     """Input flips (augmentation): each channel, with probability ``p``, swaps spiking and
     silent; a channel flipped on spikes at tick 0 (an inverted TTFS pixel)."""
@@ -344,6 +366,7 @@ class ThetaRecipe:
     epochs: int = 200
     gamma: float = 1e-2
     p_flip: float = 0.02
+    shift_shape: tuple | None = None   # input channels as an image: random one-pixel shifts
     w_scale: float = 0.5
     optimizer: str = "adabelief"   # or 'adam'
     validation: float = 0.15      # fraction of the training samples held out
@@ -359,6 +382,7 @@ class ThetaRecipe:
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden)
+        out["shift_shape"] = None if self.shift_shape is None else list(self.shift_shape)
         out["formats"] = self.formats.to_json()
         return out
 
@@ -407,7 +431,11 @@ class ThetaTrainer:
         total, correct, spiked = 0.0, 0, 0
         self.model.train()
         for b, idx in enumerate(batches):
-            xb = flip_ttfs(x[idx], r.p_flip, rng) if r.p_flip else x[idx]
+            xb = x[idx]
+            if r.shift_shape:
+                xb = shift_ttfs(xb, r.shift_shape, rng)
+            if r.p_flip:
+                xb = flip_ttfs(xb, r.p_flip, rng)
             for g in self.optimizer.param_groups:
                 g["lr"] = self.lr_at(self.epoch * len(batches) + b, len(batches))
             run = self.model.run(xb, self.tick, self.trial)
