@@ -92,6 +92,10 @@ class Accelerator(wiring.Component):
         clear_counters = Signal()
         count_update = [Signal(name=f"count_update{i}") for i in range(len(layers))]
         count_input = Signal()
+        dropped = Signal(COUNTER_BITS)
+        count_dropped = Signal()
+        step_events = Signal()                      # an event of this step was taken
+        last_channel = Signal(range(max(net.n_inputs, 2)))
 
         # -- sequencer --
         out = self.results
@@ -177,7 +181,15 @@ class Accelerator(wiring.Component):
                 core0 = cores[0][0]
                 with m.Switch(ev.kind):
                     with m.Case(InputKind.EVENT):
-                        useful = (ev.value != 0) & (ev.channel < net.n_inputs)
+                        # one event per channel per step, as the accumulator bound assumes:
+                        # a step's channels must increase; anything else is dropped (counted)
+                        in_order = ~step_events | (ev.channel > last_channel)
+                        value_ok = ((ev.value == 1) | (ev.value == -1)) if cfg.unit_inputs \
+                            else (ev.value != 0)
+                        useful = value_ok & (ev.channel < net.n_inputs) & in_order
+                        with m.If(self.events.valid & useful & core0.events.ready):
+                            m.d.sync += [step_events.eq(1), last_channel.eq(ev.channel)]
+                        m.d.comb += count_dropped.eq(self.events.valid & ~useful)
                         m.d.comb += [
                             core0.events.valid.eq(self.events.valid & useful),
                             core0.events.payload.src.eq(ev.channel),
@@ -188,12 +200,14 @@ class Accelerator(wiring.Component):
                     with m.Case(InputKind.END_STEP):
                         m.d.comb += self.events.ready.eq(1)
                         with m.If(self.events.valid):
+                            m.d.sync += step_events.eq(0)
                             if ttfs:
                                 m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
                     with m.Case(InputKind.END_SAMPLE):
                         m.d.comb += self.events.ready.eq(1)
                         with m.If(self.events.valid):
+                            m.d.sync += step_events.eq(0)
                             m.next = name("E", 0)
                     with m.Default():
                         m.d.comb += self.events.ready.eq(1)   # unknown kinds are dropped
@@ -347,11 +361,12 @@ class Accelerator(wiring.Component):
         m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy)]
         with m.If(clear_counters):
             m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
-                                           stall_cycles, *spikes)]
+                                           stall_cycles, dropped, *spikes)]
         with m.Else():
             m.d.sync += cycles.eq(cycles + busy)
             m.d.sync += stall_cycles.eq(stall_cycles + (busy & out.valid & ~out.ready))
             m.d.sync += input_events.eq(input_events + count_input)
+            m.d.sync += dropped.eq(dropped + count_dropped)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
             synop_terms = [Mux(c.events.valid & c.events.ready, layer.size, 0)
                            for (c, _), layer in zip(cores, layers)]
@@ -367,7 +382,8 @@ class Accelerator(wiring.Component):
                      REGISTERS["CYCLES"]: cycles, REGISTERS["SYNOPS"]: synops,
                      REGISTERS["NEURON_UPDATES"]: updates, REGISTERS["INPUT_EVENTS"]: input_events,
                      REGISTERS["SYNAPSE_CYCLES"]: synapse_cycles,
-                     REGISTERS["STALL_CYCLES"]: stall_cycles}
+                     REGISTERS["STALL_CYCLES"]: stall_cycles,
+                     REGISTERS["DROPPED_EVENTS"]: dropped}
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]

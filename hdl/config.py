@@ -18,16 +18,21 @@ __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
 COUNTER_BITS = 32
-#: Read at address 0: "SF" and protocol version 1.
-ID_VALUE = 0x53460001
+#: Read at address 0: "SF" and protocol version 2 (version 2 added DROPPED_EVENTS).
+ID_VALUE = 0x53460002
 #: Register words at the start of the map; spikes of layer i at SPIKES + i.
 #: CYCLES counts clocks with the core busy, SYNAPSE_CYCLES clocks with any synapse engine
 #: busy, STALL_CYCLES busy clocks spent waiting for the results' consumer (back-pressure:
-#: CYCLES - STALL_CYCLES is the core's own work, whatever the link or host).
+#: CYCLES - STALL_CYCLES is the core's own work, whatever the link or host). DROPPED_EVENTS
+#: counts EVENT records the core ignored: value 0 (or not +-1 with ``unit_inputs``), channel
+#: out of range, or channel not above the step's previous one (one event per channel per
+#: step, which the accumulator widths assume).
 REGISTERS = {"ID": 0, "CONTROL": 1, "CYCLES": 2, "SYNOPS": 3, "NEURON_UPDATES": 4,
-             "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "STALL_CYCLES": 7, "SPIKES": 8}
+             "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "STALL_CYCLES": 7, "DROPPED_EVENTS": 8,
+             "SPIKES": 9}
 #: The counters every runner reads after a run (SPIKES: one per layer, after these).
-COUNTERS = ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES", "STALL_CYCLES")
+COUNTERS = ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES", "STALL_CYCLES",
+            "DROPPED_EVENTS")
 
 
 def counter_addresses(n_layers: int) -> list[int]:
@@ -50,7 +55,8 @@ class HardwareConfig:
     ``lanes``: weights (and neurons) handled per clock, a power of two 1..16.
     ``emit_spikes``: stream hidden-layer spikes (the readout layer's always are).
     ``unit_inputs``: input event values are +1/-1 only; the input layer then
-    negates instead of multiplying.
+    negates instead of multiplying (other values are dropped and counted; the runners
+    refuse inputs that hold them).
     ``spram_layers``: layers whose weights live in iCE40 UP5K single-port RAM
     (``hdl.spram``: no initial contents, the weights are written at run time
     through the configuration port); the others' weights are in inferred

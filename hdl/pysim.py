@@ -67,15 +67,18 @@ class RunResult:
 
 
 def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), stall=None,
-                    seed=0, vcd=None, dut=None) -> RunResult:
+                    seed=0, vcd=None, dut=None, records=None) -> RunResult:
     """Stream ``x`` (samples, steps, channels) through the core and collect everything.
 
+    ``records``: input records to send instead of ``encode_inputs(network, x)`` (``x``
+    then only gives the number of samples), e.g. to test how the core treats a stream
+    the encoder would never produce.
     ``writes``: (address, value) configuration writes before the first event;
     ``reads``: addresses read after them. ``stall``: probability that the
     consumer holds ready low for a while before each record (back-pressure).
     """
     dut = dut or Accelerator(network, config)
-    records_in = encode_inputs(network, x)
+    records_in = encode_inputs(network, x) if records is None else list(records)
     samples = np.asarray(x).shape[0]
     rng = np.random.default_rng(seed)
     result = RunResult(records=[], counters={})

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..golden.network import Network
-from ..golden.simulate import Result, check_inputs, operation_counts
+from ..golden.simulate import InputError, Result, check_inputs, operation_counts
 from ..hdl.config import HardwareConfig
 from ..hdl.protocol import ProtocolError, decode_outputs
 from .scoreboard import GoldenReference, Scoreboard
@@ -47,6 +47,9 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
             config: HardwareConfig = HardwareConfig(), engine: str = "auto", waves: Path | None = None,
             progress=None) -> RtlOutcome:
     x = check_inputs(network, x)
+    if config.unit_inputs and np.any((x != 0) & (np.abs(x) != 1)):
+        raise InputError("x: event values other than +1/-1, but the core is built with "
+                         "unit_inputs (it only negates); build it without unit_inputs")
     samples, steps, _ = x.shape
     if engine == "auto":
         engine = "native" if (simulator == "verilator" and not waves

@@ -48,7 +48,8 @@ class Scoreboard:
                                    limit=0)
         totals = expected.totals()
         want = {"SYNOPS": totals["synaptic_ops"], "NEURON_UPDATES": totals["neuron_updates"],
-                "INPUT_EVENTS": totals["input_events"], "SPIKES": totals["spikes_per_layer"]}
+                "INPUT_EVENTS": totals["input_events"], "SPIKES": totals["spikes_per_layer"],
+                "DROPPED_EVENTS": 0}
         for name, value in want.items():  # the hardware counters are 32 bits and wrap
             value = [v % COUNTER_MOD for v in value] if isinstance(value, list) else value % COUNTER_MOD
             if counters.get(name) != value:

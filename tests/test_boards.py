@@ -13,7 +13,7 @@ from conftest import build_small_network, require_extra, require_simulator
 from spikeforge.golden import Formats, simulate
 from spikeforge.golden.inputs import save_inputs
 from spikeforge.golden.randnet import random_events, random_network
-from spikeforge.hdl.config import REGISTERS, HardwareConfig
+from spikeforge.hdl.config import ID_VALUE, REGISTERS, HardwareConfig
 from spikeforge.hdl.protocol import compare
 
 
@@ -257,7 +257,7 @@ def test_simulated_board_takes_new_weights_over_the_link(sim_board):
 def test_simulated_board_rejects_bad_frames(sim_board):
     from spikeforge.boards import link
     from spikeforge.boards.host import LinkError
-    assert sim_board.read([REGISTERS["ID"]]) == [0x53460001]
+    assert sim_board.read([REGISTERS["ID"]]) == [ID_VALUE]
     frame = bytearray(link.encode_frame(link.Command.READ, b"\0\0\0\0"))
     frame[-1] ^= 1
     sim_board._port.write(bytes(frame))

@@ -76,3 +76,26 @@ def test_accumulator_never_overflows_on_extreme_inputs(seed, input_bits):
     fmt = net.formats.input
     for value in (fmt.min, fmt.max):
         simulate(net, np.full((1, 10, 5), value))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), input_bits=st.integers(2, 5), recurrent=st.booleans())
+def test_accumulator_bound_holds_at_every_layers_extreme_inputs(seed, input_bits, recurrent):
+    """Each first-layer column at its greatest and least input (every weight's worst event),
+    the hidden layers' worst spikes with it: the golden model's range checks never fire,
+    and the bound is tight (some column reaches it)."""
+    net = random_network(seed, 5, (6,), 3, recurrent=recurrent,
+                         formats=Formats(input_bits=input_bits, state_bits=24))
+    fmt = net.formats.input
+    w = net.layers[0].w_in
+    steps = [np.where(w[:, j] > 0, fmt.max, fmt.min) for j in range(w.shape[1])]
+    steps += [np.where(w[:, j] > 0, fmt.min, fmt.max) for j in range(w.shape[1])]
+    x = np.array(steps)[None]
+    simulate(net, x)                                   # raises FixedRangeError if the bound fails
+    lo, hi = net.synaptic_range(0)
+    sums = x[0] @ w
+    if recurrent:   # the layer's own spikes widen the range; the inputs alone stay inside
+        assert lo <= sums.min() and sums.max() <= hi
+    else:
+        assert sums.max() == hi and sums.min() == lo
+    assert net.accumulator(0).min <= lo and hi <= net.accumulator(0).max

@@ -25,6 +25,7 @@ def check(net, x, config=HardwareConfig(), **kwargs):
     assert run.counters["NEURON_UPDATES"] == totals["neuron_updates"]
     assert run.counters["INPUT_EVENTS"] == totals["input_events"]
     assert run.counters["SPIKES"] == totals["spikes_per_layer"]
+    assert run.counters["DROPPED_EVENTS"] == 0
     # the core's own work stays in the bound, however long the consumer stalls it
     bound = cycle_bound(net, config, golden, np.count_nonzero(x, axis=2)).sum()
     assert run.counters["CYCLES"] - run.counters["STALL_CYCLES"] <= bound
@@ -211,3 +212,67 @@ def test_theta_initial_phases_written_at_run_time():
     check(changed, x, config, writes=writes)
     with pytest.raises(ValueError, match="weight shifts"):
         amap.network_writes(random_theta_network(8, 8, (6,), 3, steps=8, weight_scale=30.0))
+
+
+# -- one event per channel per step: the accumulator bound's assumption, enforced --
+
+def test_events_out_of_order_duplicated_or_useless_are_dropped_and_counted():
+    from spikeforge.hdl.protocol import InputKind, encode_inputs
+    net = random_network(17, 5, (6,), 3, formats=Formats(input_bits=3))
+    x = random_events(5, 1, 3, 5, rate=0.6, values=(1, -2, 3))
+    x[0, 0, 1] = x[0, 0, 3] = 1
+    clean = encode_inputs(net, x)
+    event = InputKind.EVENT.value
+    extra = [{"kind": event, "channel": 3, "value": -4},     # channel 3 again (duplicate)
+             {"kind": event, "channel": 1, "value": 2},      # below the last channel
+             {"kind": event, "channel": 4, "value": 0},      # value 0
+             {"kind": event, "channel": 9, "value": 1}]      # no such channel
+    records = clean[:3] + extra + clean[3:]
+    assert clean[2]["channel"] == 3
+    run = run_accelerator(net, HardwareConfig(lanes=2), x, records=records)
+    problems = compare(net, simulate(net, x), decode_outputs(net, run.records, 1, 3))
+    assert not problems, problems
+    assert run.counters["DROPPED_EVENTS"] == 4
+    assert run.counters["INPUT_EVENTS"] == np.count_nonzero(x)
+
+
+def test_unit_inputs_drop_other_values_and_the_runner_refuses_them():
+    from spikeforge.golden.simulate import InputError
+    from spikeforge.sim.rtl import run_rtl
+    net = random_network(18, 4, (6,), 3)
+    x = random_events(6, 1, 4, 4, rate=0.6, values=(1, -1))
+    x[0, 0, 0] = -2
+    run = run_accelerator(net, HardwareConfig(unit_inputs=True), x)
+    assert run.counters["DROPPED_EVENTS"] == 1
+    with pytest.raises(InputError, match="unit_inputs"):
+        run_rtl(net, x, config=HardwareConfig(unit_inputs=True))
+
+
+def extreme_inputs(net, rng):
+    """For random columns of the first layer, the events that reach the column's greatest
+    and least synaptic input (every weight's worst value), one step each."""
+    fmt = net.formats.input
+    w = net.layers[0].w_in
+    cols = rng.choice(w.shape[1], size=min(3, w.shape[1]), replace=False)
+    steps = [np.where(w[:, j] > 0, fmt.max, fmt.min) for j in cols]
+    steps += [np.where(w[:, j] > 0, fmt.min, fmt.max) for j in cols]
+    return np.array(steps)[None]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_accumulator_holds_the_extreme_signed_inputs_in_rtl(seed):
+    """The example of issue 11: weights (100, -100), 2-bit inputs (1, -2): 300, not -212."""
+    from spikeforge.golden.network import Layer, Network
+    rng = np.random.default_rng(seed)
+    if seed == 0:
+        z = np.zeros(1, np.int64)
+        layer = Layer(kind=NeuronKind.LI, w_in=np.array([[100], [-100]]), w_rec=None, bias=z,
+                      alpha=z, rho=z, b0=z, adapt=z)
+        net = Network(n_inputs=2, layers=[layer], decision=Decision.LAST)
+        x = np.array([[[1, -2]]])
+        assert simulate(net, x).readout[0, 0, 0] == 300
+    else:
+        net = random_network(40 + seed, 5, (), 4, readout=NeuronKind.LI,
+                             formats=Formats(input_bits=2 + seed, state_bits=24))
+        x = extreme_inputs(net, rng)
+    check(net, x, HardwareConfig(lanes=2))
