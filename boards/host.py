@@ -56,6 +56,7 @@ class Board:
         self._decoder = FrameDecoder()
         self._pending = []          # frames received but not yet consumed
         self._results = []          # RESULTS payloads, in order
+        self.last_records = []      # output records of the last run, in stream order
         self.network = network
         self.info = self.identify()
         if network is not None:
@@ -213,6 +214,7 @@ class Board:
                 raise LinkError(f"{self.name}: unexpected frame 0x{code:02x} while waiting for results")
             self._results.append(body)
             absorb()
+        self.last_records = outputs
         return decode_outputs(net, outputs, samples, steps)
 
     def close(self) -> None:

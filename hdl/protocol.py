@@ -41,6 +41,7 @@ from ..golden.simulate import Result, check_inputs
 __all__ = [
     "InputKind", "OutputKind", "input_layout", "output_layout", "event_layout", "readout_bits",
     "pack", "unpack", "encode_inputs", "Decoded", "decode_outputs", "compare", "ProtocolError",
+    "expected_records", "compare_records",
 ]
 
 
@@ -211,4 +212,155 @@ def compare(network: Network, expected: Result, got: Decoded, *, hidden_spikes=T
         for n in np.flatnonzero(want != got.decision_values):
             problems.append(f"sample {n}: decision value expected {want[n]} (1: no output "
                             f"spiked, the no-spike rule decided), got {got.decision_values[n]}")
+    return problems[:limit] if limit else problems
+
+
+def expected_records(network: Network, expected: Result, *, hidden_spikes: bool = True) -> list[dict]:
+    """The exact output record stream the accelerator must produce for the golden ``expected``
+    (the order of the module docstring; unused fields are 0)."""
+    layers = network.layers
+    last = len(layers) - 1
+    spiking = [i for i, l in enumerate(layers) if l.kind.spiking]
+    emitted = [(k, i) for k, i in enumerate(spiking) if hidden_spikes or i == last]
+    per_step = network.decision is Decision.PER_STEP
+    samples, steps, n_out = expected.readout.shape
+
+    def rec(kind, layer=0, index=0, value=0):
+        return {"kind": kind.value, "layer": int(layer), "index": int(index), "value": int(value)}
+
+    out = []
+    for n in range(samples):
+        for t in range(steps):
+            for k, i in emitted:
+                out += [rec(OutputKind.SPIKE, i, j) for j in np.flatnonzero(expected.spikes[k][n, t])]
+            out += [rec(OutputKind.READOUT, last, j, expected.readout[n, t, j]) for j in range(n_out)]
+            if per_step:
+                out.append(rec(OutputKind.DECISION, 0, expected.decisions[n, t]))
+            out.append(rec(OutputKind.STEP_DONE))
+        if not per_step:
+            winner = int(expected.decisions[n])
+            if network.decision is Decision.TTFS:
+                value = 0 if expected.spikes[-1][n].any() else 1     # 1: the no-spike rule
+            else:
+                value = -1 if winner < 0 else 0
+            out.append(rec(OutputKind.DECISION, 0, max(winner, 0), value))
+        out.append(rec(OutputKind.SAMPLE_DONE))
+    return out
+
+
+def _describe(rec: dict) -> str:
+    try:
+        kind = OutputKind(rec["kind"]).name
+    except ValueError:
+        kind = f"kind {rec['kind']}"
+    if kind == "SPIKE":
+        return f"SPIKE layer {rec['layer']} neuron {rec['index']}"
+    if kind == "READOUT":
+        return f"READOUT layer {rec['layer']} neuron {rec['index']} value {rec['value']}"
+    if kind == "DECISION":
+        return f"DECISION {rec['index']} (value {rec['value']})"
+    return kind
+
+
+def _units(records) -> list[tuple[str, list]]:
+    """A record stream cut into ("step", records) and ("sample", records) units, each
+    ending with its STEP_DONE or SAMPLE_DONE (a trailing rest is an ("open", ...) unit)."""
+    units, current = [], []
+    for rec in records:
+        current.append(rec)
+        if rec["kind"] == OutputKind.STEP_DONE.value:
+            units.append(("step", current))
+            current = []
+        elif rec["kind"] == OutputKind.SAMPLE_DONE.value:
+            units.append(("sample", current))
+            current = []
+    if current:
+        units.append(("open", current))
+    return units
+
+
+def _compare_unit(where: str, want: list, got: list) -> list[str]:
+    """Differences inside one step (or one sample's end), named by layer and neuron."""
+    if want == got:
+        return []
+    problems = []
+    spike = OutputKind.SPIKE.value
+    w_spikes = [(r["layer"], r["index"]) for r in want if r["kind"] == spike]
+    g_spikes = [(r["layer"], r["index"]) for r in got if r["kind"] == spike]
+    for layer, j in sorted(set(w_spikes) - set(g_spikes)):
+        problems.append(f"{where} layer {layer} neuron {j}: spike expected 1, got 0")
+    for layer, j in sorted(set(g_spikes) - set(w_spikes)):
+        problems.append(f"{where} layer {layer} neuron {j}: spike expected 0, got 1")
+    for layer, j in sorted({s for s in g_spikes if g_spikes.count(s) > 1}):
+        problems.append(f"{where} layer {layer} neuron {j}: SPIKE record repeated "
+                        f"{g_spikes.count((layer, j))} times")
+    if not problems and g_spikes != w_spikes:
+        first = next(k for k, (a, b) in enumerate(zip(w_spikes, g_spikes)) if a != b)
+        problems.append(f"{where} layer {g_spikes[first][0]} neuron {g_spikes[first][1]}: SPIKE "
+                        f"records out of order (expected layers in order, neurons ascending)")
+    others_w = [r for r in want if r["kind"] != spike]
+    others_g = [r for r in got if r["kind"] != spike]
+    readout = OutputKind.READOUT.value
+    w_ro = {r["index"]: r for r in others_w if r["kind"] == readout}
+    g_ro = [r for r in others_g if r["kind"] == readout]
+    seen = set()
+    for r in g_ro:
+        j = r["index"]
+        if j in seen:
+            problems.append(f"{where} layer {r['layer']} neuron {j}: READOUT record repeated")
+        seen.add(j)
+        if j not in w_ro or r["layer"] != w_ro[j]["layer"]:
+            problems.append(f"{where} layer {r['layer']} neuron {j}: READOUT record not expected")
+        elif r["value"] != w_ro[j]["value"]:
+            problems.append(f"{where} layer {r['layer']} neuron {j}: readout expected "
+                            f"{w_ro[j]['value']}, got {r['value']}")
+    for j in sorted(set(w_ro) - seen):
+        problems.append(f"{where} layer {w_ro[j]['layer']} neuron {j}: READOUT record missing "
+                        f"(expected value {w_ro[j]['value']})")
+    if not problems and [r["index"] for r in g_ro] != sorted(w_ro):
+        problems.append(f"{where}: READOUT records out of order (expected neurons ascending)")
+    rest_w = [r for r in others_w if r["kind"] != readout]
+    rest_g = [r for r in others_g if r["kind"] != readout]
+    if rest_w != rest_g:
+        problems.append(f"{where}: expected {', '.join(map(_describe, rest_w)) or 'nothing'}, "
+                        f"got {', '.join(map(_describe, rest_g)) or 'nothing'}")
+    if not problems:   # same records, another interleaving of kinds
+        problems.append(f"{where}: records out of order: expected "
+                        f"{', '.join(map(_describe, want))}, got {', '.join(map(_describe, got))}")
+    return problems
+
+
+def compare_records(network: Network, expected: Result, records, *, hidden_spikes: bool = True,
+                    limit: int = 10) -> list[str]:
+    """Every difference between the record stream the golden ``expected`` demands and the
+    ``records`` the RTL produced, step by step: a record missing, extra, repeated or out of
+    order, or a value that differs, each named by sample, step, layer and neuron."""
+    want = _units(expected_records(network, expected, hidden_spikes=hidden_spikes))
+    got = _units([{k: int(r.get(k, 0)) for k in ("kind", "layer", "index", "value")}
+                  for r in records])
+    problems = []
+    n = t = 0
+    for k in range(max(len(want), len(got))):
+        if k >= len(got):
+            problems.append(f"sample {n} step {t}: the stream ends; expected "
+                            f"{len(want) - k} more step(s) or sample end(s)")
+            break
+        if k >= len(want):
+            problems.append(f"after the last sample: {len(got) - k} extra step(s) or sample "
+                            f"end(s), starting {', '.join(map(_describe, got[k][1][:3]))}")
+            break
+        (w_kind, w_recs), (g_kind, g_recs) = want[k], got[k]
+        where = f"sample {n} step {t}" if w_kind == "step" else f"sample {n}"
+        if w_kind != g_kind:
+            problems.append(f"{where}: expected the {'step' if w_kind == 'step' else 'sample'} "
+                            f"to end with {_describe(w_recs[-1])}, got {_describe(g_recs[-1])} "
+                            f"(a step too many or too few)")
+            break
+        problems += _compare_unit(where, w_recs, g_recs)
+        if w_kind == "step":
+            t += 1
+        else:
+            n, t = n + 1, 0
+        if limit and len(problems) >= limit:
+            break
     return problems[:limit] if limit else problems

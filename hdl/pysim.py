@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 from .accelerator import Accelerator
 from .config import REGISTERS, HardwareConfig, counter_addresses, counters_from
-from .protocol import OutputKind, encode_inputs
+from .protocol import InputKind, OutputKind, encode_inputs
 
 __all__ = ["stream_put", "stream_get", "cfg_write", "cfg_read", "RunResult", "run_accelerator"]
 
@@ -64,11 +64,16 @@ class RunResult:
     records: list            # output records (dicts), in stream order
     counters: dict           # register name -> value after the run (SPIKES as a list per layer)
     reads: list = field(default_factory=list)   # values of the requested configuration reads
+    sample_counters: list = field(default_factory=list)   # the counters after each sample
 
 
 def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), stall=None,
                     seed=0, vcd=None, dut=None, records=None) -> RunResult:
     """Stream ``x`` (samples, steps, channels) through the core and collect everything.
+
+    Samples go in one at a time: after each SAMPLE_DONE the consumer waits for the core
+    to go idle and reads every counter (``RunResult.sample_counters``, cumulative), then
+    the producer sends the next sample.
 
     ``records``: input records to send instead of ``encode_inputs(network, x)`` (``x``
     then only gives the number of samples), e.g. to test how the core treats a stream
@@ -83,26 +88,38 @@ def run_accelerator(network, config: HardwareConfig, x, *, writes=(), reads=(), 
     rng = np.random.default_rng(seed)
     result = RunResult(records=[], counters={})
 
+    started = []      # set once the configuration is done and the counters are cleared
+
     async def producer(ctx):
         for addr, value in writes:
             await cfg_write(ctx, dut.cfg, addr, value)
         for addr in reads:
             result.reads.append(await cfg_read(ctx, dut.cfg, addr, signed=True))
         await cfg_write(ctx, dut.cfg, REGISTERS["CONTROL"], 1)   # clear the counters
+        started.append(True)
+        sent = 0
         for rec in records_in:
+            while len(result.sample_counters) < sent:          # the previous sample's counters
+                await ctx.tick()
             await stream_put(ctx, dut.events, rec)
+            sent += rec["kind"] == InputKind.END_SAMPLE.value
 
     async def consumer(ctx):
+        while not started:
+            await ctx.tick()
         done = 0
         while done < samples:
             if stall and rng.random() < stall:
                 await ctx.tick().repeat(int(rng.integers(1, 6)))
             rec = _record(await stream_get(ctx, dut.results))
             result.records.append(rec)
-            done += rec["kind"] == OutputKind.SAMPLE_DONE.value
-        await ctx.tick().until(~dut.busy)
-        result.counters = counters_from([await cfg_read(ctx, dut.cfg, addr)
-                                         for addr in counter_addresses(len(network.layers))])
+            if rec["kind"] == OutputKind.SAMPLE_DONE.value:
+                done += 1
+                await ctx.tick().until(~dut.busy)
+                result.sample_counters.append(counters_from(
+                    [await cfg_read(ctx, dut.cfg, addr)
+                     for addr in counter_addresses(len(network.layers))]))
+        result.counters = result.sample_counters[-1]
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

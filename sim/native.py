@@ -24,7 +24,7 @@ import numpy as np
 
 from ..golden.network import Network
 from ..hdl.config import HardwareConfig, counter_addresses, counters_from
-from ..hdl.protocol import OutputKind, encode_inputs, input_layout, output_layout, pack, unpack
+from ..hdl.protocol import InputKind, OutputKind, encode_inputs, input_layout, output_layout, pack, unpack
 from .tools import ToolError, find_verilator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog
 
@@ -57,6 +57,7 @@ class NativeRun:
     cycles: int            # clock cycles from the first event to the last SAMPLE_DONE
     counters: dict         # hardware counters read after the run
     seconds: float         # wall time of the simulation itself
+    sample_counters: list  # the counters read after each sample (cumulative)
 
 
 class NativeModel:
@@ -71,14 +72,16 @@ class NativeModel:
         words = np.array([pack(in_layout, r) for r in encode_inputs(net, x)], dtype="<u8")
         samples = int(np.asarray(x).shape[0])
         reads = counter_addresses(len(net.layers))
-        kind = out_layout["kind"]
-        if kind.offset != 0:
-            raise RuntimeError("the harness expects the output kind in the low bits")
+        kind, in_kind = out_layout["kind"], in_layout["kind"]
+        if kind.offset != 0 or in_kind.offset != 0:
+            raise RuntimeError("the harness expects the record kinds in the low bits")
         with tempfile.TemporaryDirectory(prefix="spikeforge-run-") as tmp:
             in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
             words.tofile(in_path)
             cmd = [str(self.binary), str(in_path), str(out_path), "--samples", str(samples),
                    "--kind-bits", str(kind.width), "--done-kind", str(OutputKind.SAMPLE_DONE.value),
+                   "--in-kind-bits", str(in_kind.width),
+                   "--end-sample-kind", str(InputKind.END_SAMPLE.value),
                    "--read", ",".join(map(str, reads))]
             if writes:
                 cfg_path = Path(tmp) / "cfg.bin"
@@ -99,7 +102,8 @@ class NativeModel:
         records = [unpack(out_layout, int(w)) for w in out_words]
         counters = counters_from(summary["reads"])
         return NativeRun(records=records, cycles=summary["cycles"], counters=counters,
-                         seconds=seconds)
+                         seconds=seconds,
+                         sample_counters=[counters_from(r) for r in summary["sample_reads"]])
 
 
 def build_native(network: Network, config: HardwareConfig, *, progress=None) -> NativeModel:

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from ..golden.network import Network
-from ..golden.simulate import InputError, Result, check_inputs, operation_counts
+from ..golden.simulate import InputError, Result, check_inputs
 from ..hdl.config import HardwareConfig
 from ..hdl.protocol import ProtocolError, decode_outputs
-from .scoreboard import GoldenReference, Scoreboard
+from .scoreboard import GoldenReference, Scoreboard, sample_deltas
 
-__all__ = ["RtlOutcome", "run_rtl", "decoded_as_result", "NATIVE_ABOVE_STEPS"]
+__all__ = ["RtlOutcome", "run_rtl", "rtl_result", "NATIVE_ABOVE_STEPS"]
 
 #: Above this many samples x steps, Verilator runs use the native harness.
 NATIVE_ABOVE_STEPS = 2000
@@ -37,6 +37,7 @@ class RtlOutcome:
     mismatches: list         # every difference, "sample n step t layer i neuron j: ..."
     sim_seconds: float       # wall time of the simulation itself
     waves: Path | None = None
+    sample_counters: list = None   # the counters read after each sample (cumulative)
 
     @property
     def cycles(self) -> int:
@@ -67,8 +68,10 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
         run = model.run(x)
         counters, seconds = run.counters, run.seconds
         scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes)
-        mismatches = scoreboard.check(golden, run.records, samples, steps, counters)
+        mismatches = scoreboard.check(golden, run.records, samples, steps, counters,
+                                      run.sample_counters)
         decoded = scoreboard.decoded
+        sample_counters = run.sample_counters
     elif engine == "cocotb":
         from .runner import build_cocotb
         model = build_cocotb(network, config, simulator, waves=bool(waves), progress=progress)
@@ -79,6 +82,7 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
         seconds = time.perf_counter() - start
         # the testbench's own scoreboard compared everything; only decode here
         counters, mismatches = run.counters, run.mismatches
+        sample_counters = run.sample_counters
         try:
             decoded = decode_outputs(network, run.records, samples, steps)
         except ProtocolError:
@@ -87,14 +91,20 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
         raise ValueError(f"unknown engine {engine!r}; choose auto, cocotb or native")
     return RtlOutcome(engine=engine, golden_network=network, simulator=simulator, golden=golden, decoded=decoded,
                       counters=counters, mismatches=mismatches, sim_seconds=seconds,
-                      waves=Path(waves) if waves else None)
+                      waves=Path(waves) if waves else None, sample_counters=sample_counters)
 
 
-def decoded_as_result(outcome: RtlOutcome, x) -> Result:
-    """The RTL's outputs in the golden ``Result`` shape; per-sample operation counts are
-    derived from the RTL's own spike trains (its counters are checked in total)."""
+def rtl_result(outcome: RtlOutcome) -> Result | None:
+    """What the RTL produced, in the golden ``Result`` shape, and nothing else: outputs
+    decoded from its records, per-sample counts from its counters (read after every
+    sample); None when its records do not decode. Hidden spikes the core was built not
+    to stream are None."""
     d = outcome.decoded
-    if any(s is None for s in d.spikes):
-        raise ValueError("per-sample counts need every layer's spikes (emit_spikes)")
+    if d is None or not outcome.sample_counters:
+        return None
+    deltas = sample_deltas(outcome.sample_counters)
+    column = lambda name: np.array([c[name] for c in deltas], np.int64)   # noqa: E731
     return Result(spikes=d.spikes, readout=d.readout, decisions=d.decisions,
-                  **operation_counts(outcome.golden_network, np.asarray(x), d.spikes))
+                  synops=column("SYNOPS"), neuron_updates=column("NEURON_UPDATES"),
+                  layer_spikes=np.array([c["SPIKES"] for c in deltas], np.int64),
+                  input_events=column("INPUT_EVENTS"))

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..golden.inputs import save_inputs
@@ -41,6 +41,7 @@ class RtlRun:
     seconds: float
     log: str             # the simulator's output
     test_dir: Path | None = None   # kept when waves were recorded
+    sample_counters: list = field(default_factory=list)   # cumulative counters after each sample
 
     @property
     def cycles(self) -> int:
@@ -112,6 +113,7 @@ class CocotbModel:
                 tmp.cleanup()
         return RtlRun(records=decode_words(network, [int(w) for w in results["words"]]),
                       counters=results["counters"], mismatches=results["mismatches"],
+                      sample_counters=results.get("sample_counters", []),
                       seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
 
 

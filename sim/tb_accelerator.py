@@ -70,30 +70,36 @@ async def run_job(dut):
         await tb.cfg.write(addr, value)
     await tb.cfg.write(REGISTERS["CONTROL"], 1)  # clear the counters
     expected = tb.reference.predict(x)
-    collector = cocotb.start_soon(tb.monitor.collect(samples, watchdog=tb.watchdog(x, expected)))
-    sender = cocotb.start_soon(tb.driver.send(encode_inputs(tb.network, x)))
-    try:
-        await collector
-    except AssertionError as exc:   # undefined outputs: report them as the mismatch
-        _write_results(job, tb, {}, [str(exc)])
-        raise
-    await sender
-    while True:  # the core may still be finishing its bookkeeping
-        await ReadOnly()
-        if not dut.busy.value:
-            break
+    watchdog = tb.watchdog(x, expected)
+    # one sample at a time: its records in, its outputs out, then every counter read
+    sample_counters = []
+    for n in range(samples):
+        collector = cocotb.start_soon(tb.monitor.collect(1, watchdog=watchdog))
+        sender = cocotb.start_soon(tb.driver.send(encode_inputs(tb.network, x[n:n + 1])))
+        try:
+            await collector
+        except AssertionError as exc:   # undefined outputs or a hang: report them as the mismatch
+            _write_results(job, tb, {}, sample_counters, [f"sample {n}: {exc}"])
+            raise
+        await sender
+        while True:  # the core may still be finishing its bookkeeping
+            await ReadOnly()
+            if not dut.busy.value:
+                break
+            await RisingEdge(dut.clk)
         await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    counters = await tb.read_counters()
-    mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters)
-    _write_results(job, tb, counters, mismatches)
+        sample_counters.append(await tb.read_counters())
+    counters = sample_counters[-1]
+    mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters,
+                                     sample_counters)
+    _write_results(job, tb, counters, sample_counters, mismatches)
     for line in mismatches[:20]:
         dut._log.error("mismatch: %s", line)
     assert not mismatches, f"{len(mismatches)} mismatches between RTL and golden model; first: " \
                            f"{mismatches[0]}"
 
 
-def _write_results(job, tb, counters, mismatches):
+def _write_results(job, tb, counters, sample_counters, mismatches):
     with open(job["results"], "w") as fh:
         json.dump({"words": [str(w) for w in tb.monitor.words], "counters": counters,
-                   "mismatches": mismatches}, fh)
+                   "sample_counters": sample_counters, "mismatches": mismatches}, fh)

@@ -120,14 +120,15 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
     from .golden import Decision, accuracy, simulate
     samples, steps, channels = x.shape
     report = {"network": net.name, "simulator": simulator, "samples": samples, "steps": steps,
-              "channels": channels, "accuracy": None, "mismatches": 0}
+              "channels": channels, "events_given": int(np.count_nonzero(x)), "accuracy": None,
+              "mismatches": 0}
     start = time.perf_counter()
     if simulator == "golden":
         result = simulate(net, x)
         seconds = time.perf_counter() - start
         report.update(engine="numpy", seconds=round(seconds, 3))
     else:
-        from .sim.rtl import decoded_as_result, run_rtl
+        from .sim.rtl import rtl_result, run_rtl
         from .sim.tools import ToolError
         try:
             outcome = run_rtl(net, x, simulator=simulator, config=hardware_config(lanes),
@@ -135,16 +136,19 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
         except ToolError as exc:
             raise CommandError(str(exc)) from None
         seconds = time.perf_counter() - start
-        result = decoded_as_result(outcome, x) if outcome.decoded is not None else outcome.golden
+        result = rtl_result(outcome)      # only what the RTL produced; None if undecodable
         cycles = outcome.cycles
         report.update(engine=outcome.engine, lanes=lanes, seconds=round(seconds, 3),
                       sim_seconds=round(outcome.sim_seconds, 3), cycles=cycles,
                       cycles_per_second=round(cycles / outcome.sim_seconds) if outcome.sim_seconds else None,
-                      synaptic_ops_per_cycle=(round(outcome.golden.synops.sum() / cycles, 4)
+                      synaptic_ops_per_cycle=(round(outcome.counters["SYNOPS"] / cycles, 4)
                                               if cycles else None),
                       counters=outcome.counters, mismatches=len(outcome.mismatches),
                       first_mismatches=outcome.mismatches[:10],
                       waves=str(outcome.waves) if outcome.waves else None)
+    if result is None:   # the RTL's records did not decode: report the mismatches, nothing else
+        report.update(accuracy=None, rtl_output="undecodable")
+        return report, None
     totals = result.totals()
     report.update(totals)
     report["events_per_second"] = round(totals["input_events"] / seconds) if seconds else None
@@ -163,7 +167,7 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
 def simulation_lines(net, report: dict, input_name: str) -> list[str]:
     lines = [f"network    {net.name}: {net.summary()}",
              f"inputs     {input_name}: {report['samples']} samples x {report['steps']} steps x "
-             f"{report['channels']} channels, {_fmt_int(report['input_events'])} events"]
+             f"{report['channels']} channels, {_fmt_int(report['events_given'])} events"]
     if report["simulator"] == "golden":
         lines.append(f"simulator  golden: {report['seconds']:.2f} s, "
                      f"{_fmt_int(report['events_per_second'] or 0)} input events/s")
@@ -175,6 +179,9 @@ def simulation_lines(net, report: dict, input_name: str) -> list[str]:
         verdict = "equal to the golden model" if not report["mismatches"] else "MISMATCHES"
         lines.append(f"check      {report['mismatches']} mismatches: {verdict}")
         lines += [f"           {m}" for m in report["first_mismatches"]]
+    if report.get("rtl_output") == "undecodable":
+        lines.append("outputs    the RTL's output records do not decode: no accuracy or counts")
+        return lines
     if report["accuracy"] is not None:
         scope = (f"per step, first {net.skip_steps} steps skipped"
                  if net.decision.value == "per_step" else "per sample")
@@ -210,12 +217,13 @@ def cmd_simulate(args) -> int:
                                     engine=args.engine, waves=Path(args.waves) if args.waves else None,
                                     progress=_progress(args))
     report["input"] = args.input
-    if args.output:
+    if args.output and result is not None:
         save_outputs(args.output, result)
         report["output"] = args.output
     lines = simulation_lines(net, report, args.input)
     if args.output:
-        lines.append(f"wrote      {args.output}")
+        lines.append(f"wrote      {args.output}" if result is not None else
+                     f"not written {args.output}: the RTL's outputs did not decode")
     _emit(args, report, lines)
     return EXIT_MISMATCH if report["mismatches"] else 0
 

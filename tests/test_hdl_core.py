@@ -14,11 +14,13 @@ from spikeforge.hdl.pysim import run_accelerator
 
 
 def check(net, x, config=HardwareConfig(), **kwargs):
-    """Run the core on ``x`` and assert outputs and counters equal the golden model."""
+    """Run the core on ``x`` and assert the record stream and every sample's counters
+    equal the golden model."""
+    from spikeforge.sim.scoreboard import Scoreboard
     golden = simulate(net, x)
     run = run_accelerator(net, config, x, **kwargs)
-    got = decode_outputs(net, run.records, x.shape[0], x.shape[1])
-    problems = compare(net, golden, got, hidden_spikes=config.emit_spikes)
+    problems = Scoreboard(net, hidden_spikes=config.emit_spikes).check(
+        golden, run.records, x.shape[0], x.shape[1], run.counters, run.sample_counters)
     assert not problems, "\n".join(problems)
     totals = golden.totals()
     assert run.counters["SYNOPS"] == totals["synaptic_ops"]

@@ -308,7 +308,7 @@ def test_train_digits_ttfs_writes_network_float_twin_and_test_set(tmp_path, caps
     result = simulate(net, x)
     assert np.mean(result.decisions == y) == pytest.approx(report["fixed_accuracy"])
     assert np.mean(simulate_float(fnet, x).decisions == y) == pytest.approx(report["float_accuracy"])
-    assert report["best_epoch"] == 1 and report["valid_samples"] == 202
+    assert report["kept_epoch"] == 1 and report["valid_samples"] == 202
     assert (tmp_path / "dt.ckpt").is_file()
 
 

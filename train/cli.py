@@ -285,8 +285,9 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
     say = log or (lambda msg: None)
 
     def score(model):
-        """Validation figures; the epoch kept is the one whose quantised network scores best
-        through the golden model (ties: the continuous model's accuracy)."""
+        """Validation figures after an epoch; with ``recipe.keep == 'best'`` the epoch kept is
+        the one whose quantised network scores best through the golden model (ties: the
+        continuous model's accuracy), else the last."""
         from .theta import evaluate_continuous
         cont = evaluate_continuous(model, xval, yval, trainer.tick, trainer.trial)
         net = quantize(model.export(recipe.steps, recipe.trial,
@@ -315,8 +316,11 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
     trainer.fit(xfit, yfit, xval, yval, score_fn=score)
     seconds = time.perf_counter() - start
     trained = [h["seconds"] for h in trainer.history]
-    best_epoch = trainer.best["epoch"] if trainer.best else trainer.epoch
-    trainer.use_best()
+    kept = trainer.epoch
+    if recipe.keep == "best" and trainer.best is not None:
+        kept = trainer.best["epoch"]
+        trainer.use_best()
+    valid = next((h for h in trainer.history if h["epoch"] == kept), {})
 
     float_net = trainer.model.export(recipe.steps, recipe.trial,
                                      decay_bits=recipe.formats.decay_bits, name=task)
@@ -332,7 +336,10 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
         "checkpoint": checkpoint, "seed": seed, "summary": network.summary(),
         "formats": network.formats.to_json(), "recipe": recipe.to_json(),
         "steps": th.steps, "tick": th.tick, "trial": th.steps * th.tick,
-        "epochs": recipe.epochs, "best_epoch": best_epoch,
+        "epochs": recipe.epochs, "kept_epoch": kept,
+        "valid_accuracy": valid.get("valid_accuracy"),
+        "valid_fixed_accuracy": valid.get("valid_fixed_accuracy"),
+        "valid_fixed_ordinary_accuracy": valid.get("valid_fixed_ordinary_accuracy"),
         "train_seconds": round(seconds, 1),
         "seconds_per_epoch": round(sum(trained) / max(len(trained), 1), 2),
         "valid_samples": int(len(yval)), "test_samples": int(len(yte)),
@@ -352,13 +359,16 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
 
 
 def print_theta_report(report) -> None:
-    pct = lambda v: f"{100 * v:.2f} %"
+    pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"
     print("\n".join([
         f"network    {report['network']}: {report['summary']}, {report['steps']} ticks of "
         f"{report['tick']:.5f} (T = {report['trial']:.4f})",
-        f"trained    {report['epochs']} epochs (kept epoch {report['best_epoch']}, best on "
-        f"{report['valid_samples']} validation samples), seed {report['seed']}, "
-        f"{report['train_seconds']:.0f} s ({report['seconds_per_epoch']:.2f} s/epoch)",
+        f"trained    {report['epochs']} epochs (kept epoch {report['kept_epoch']}), seed "
+        f"{report['seed']}, {report['train_seconds']:.0f} s ({report['seconds_per_epoch']:.2f} "
+        f"s/epoch)",
+        f"validation fixed-point {pct(report['valid_fixed_accuracy'])} (ordinary spikes only "
+        f"{pct(report['valid_fixed_ordinary_accuracy'])}), {report['valid_samples']} samples "
+        f"held out of the training set",
         f"accuracy   fixed-point (golden) {pct(report['fixed_accuracy'])} (ordinary spikes only "
         f"{pct(report['fixed_ordinary_accuracy'])}); float discrete "
         f"{pct(report['float_accuracy'])} ({pct(report['float_ordinary_accuracy'])}); "

@@ -370,6 +370,7 @@ class ThetaRecipe:
     w_scale: float = 0.5
     optimizer: str = "adabelief"   # or 'adam'
     validation: float = 0.15      # fraction of the training samples held out
+    keep: str = "last"            # the epoch the command keeps: 'last', or 'best' on validation
     formats: Formats = field(default_factory=lambda: THETA_FORMATS)
 
     def replace(self, **changes) -> "ThetaRecipe":
