@@ -378,7 +378,10 @@ class Accelerator(wiring.Component):
 
         # -- configuration port --
         bus = self.cfg
-        registers = {REGISTERS["ID"]: Const(ID_VALUE, DATA_BITS), REGISTERS["CONTROL"]: busy,
+        # Memory regions are the engines' too: while the core is busy an access to one is
+        # refused (a write is dropped, a read answers 0) and flagged in CONTROL bit 1.
+        refused = Signal()
+        registers = {REGISTERS["ID"]: Const(ID_VALUE, DATA_BITS), REGISTERS["CONTROL"]: Cat(busy, refused),
                      REGISTERS["CYCLES"]: cycles, REGISTERS["SYNOPS"]: synops,
                      REGISTERS["NEURON_UPDATES"]: updates, REGISTERS["INPUT_EVENTS"]: input_events,
                      REGISTERS["SYNAPSE_CYCLES"]: synapse_cycles,
@@ -397,6 +400,10 @@ class Accelerator(wiring.Component):
                         m.d.sync += reg_data.eq(value)
         with m.If(bus.w_stb & hit_regs & (bus.addr[:reg_region.offset_bits] == REGISTERS["CONTROL"])):
             m.d.comb += clear_counters.eq(bus.w_data[0])
+            with m.If(bus.w_data[1]):
+                m.d.sync += refused.eq(0)
+        with m.If((bus.w_stb | bus.r_stb) & ~hit_regs & busy):
+            m.d.sync += refused.eq(1)
         rdata = reg_data
         for core, _ in cores:
             m.d.comb += [core.cfg_offset.eq(bus.addr), core.cfg_wdata.eq(bus.w_data)]
@@ -405,8 +412,8 @@ class Accelerator(wiring.Component):
             core = cores[region.layer][0]
             hit = (bus.addr >> region.offset_bits) == (region.base >> region.offset_bits)
             m.d.comb += [
-                getattr(core, f"cfg_we_{region.memory}").eq(bus.w_stb & hit),
-                getattr(core, f"cfg_re_{region.memory}").eq(bus.r_stb & hit),
+                getattr(core, f"cfg_we_{region.memory}").eq(bus.w_stb & hit & ~busy),
+                getattr(core, f"cfg_re_{region.memory}").eq(bus.r_stb & hit & ~busy),
             ]
         m.d.comb += bus.r_data.eq(rdata)
         return m

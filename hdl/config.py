@@ -122,13 +122,15 @@ class Region:
 class AddressMap:
     """Word addresses of the configuration port.
 
-    Registers first (``REGISTERS``; writing 1 to CONTROL bit 0 clears every
-    counter; reading CONTROL gives bit 0 = busy). Then per layer the weight
-    memory (rows ``0..n_in-1`` feed-forward, ``n_in..n_in+size-1`` recurrent,
-    column = target neuron) and the parameter memories (one element per
-    neuron). Memory regions are readable and writable only while the core is
-    not busy; values are sign-extended (unsigned decay factors zero-extended)
-    and writes keep the low ``bits`` bits.
+    Registers first (``REGISTERS``; writing CONTROL bit 0 clears every counter,
+    bit 1 clears the refused flag; reading CONTROL gives bit 0 = busy, bit 1 =
+    refused). Then per layer the weight memory (rows ``0..n_in-1`` feed-forward,
+    ``n_in..n_in+size-1`` recurrent, column = target neuron) and the parameter
+    memories (one element per neuron). Memory regions are readable and
+    writable only while the core is not busy: an access while it is busy is
+    refused (a write is dropped, a read answers 0) and sets the refused flag.
+    Registers can be read at any time. Values are sign-extended (unsigned decay
+    factors zero-extended) and writes keep the low ``bits`` bits.
     """
 
     def __init__(self, network: Network, config: HardwareConfig):

@@ -278,3 +278,55 @@ def test_accumulator_holds_the_extreme_signed_inputs_in_rtl(seed):
                              formats=Formats(input_bits=2 + seed, state_bits=24))
         x = extreme_inputs(net, rng)
     check(net, x, HardwareConfig(lanes=2))
+
+
+def test_configuration_access_while_busy_is_refused_and_flagged():
+    """A weight access while the core works would take the engine's read port: it is
+    refused (write dropped, read answers 0) and flagged in CONTROL bit 1; outputs stay exact."""
+    from amaranth.sim import Simulator
+    from spikeforge.hdl.accelerator import Accelerator
+    from spikeforge.hdl.config import REGISTERS
+    from spikeforge.hdl.protocol import encode_inputs
+    from spikeforge.hdl.pysim import cfg_read, cfg_write, stream_get, stream_put
+    net = random_network(19, 4, (8,), 3)
+    config = HardwareConfig(lanes=2)
+    dut = Accelerator(net, config)
+    amap = AddressMap(net, config)
+    weight = amap.address("layers.0.weights", 1, 2)
+    x = random_events(9, 2, 5, 4, rate=0.7)
+    records, seen = [], {}
+
+    async def producer(ctx):
+        for rec in encode_inputs(net, x):
+            await stream_put(ctx, dut.events, rec)
+
+    async def consumer(ctx):
+        while sum(r["kind"] == 4 for r in records) < 2:
+            p = await stream_get(ctx, dut.results)
+            records.append({"kind": int(p.kind.value) if hasattr(p.kind, "value") else int(p.kind),
+                            "layer": int(p.layer), "index": int(p.index), "value": int(p.value)})
+
+    async def meddler(ctx):
+        await ctx.tick().until(dut.busy)
+        await cfg_write(ctx, dut.cfg, weight, 99)                  # dropped
+        seen["busy_read"] = await cfg_read(ctx, dut.cfg, weight)    # answers 0
+        seen["control"] = await cfg_read(ctx, dut.cfg, REGISTERS["CONTROL"])
+        while sum(r["kind"] == 4 for r in records) < 2:
+            await ctx.tick()
+        await ctx.tick().until(~dut.busy)
+        seen["idle_read"] = await cfg_read(ctx, dut.cfg, weight)
+        await cfg_write(ctx, dut.cfg, REGISTERS["CONTROL"], 2)      # clear the flag
+        seen["cleared"] = await cfg_read(ctx, dut.cfg, REGISTERS["CONTROL"])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for tb in (producer, consumer, meddler):
+        sim.add_testbench(tb)
+    sim.run()
+    assert seen["busy_read"] == 0 and seen["control"] & 0b11 == 0b11
+    assert seen["idle_read"] == int(net.layers[0].w_in[1, 2]) & 0xFFFF_FFFF or \
+        seen["idle_read"] - (1 << 32) == int(net.layers[0].w_in[1, 2])
+    assert seen["cleared"] & 0b10 == 0
+    golden = simulate(net, x)
+    from spikeforge.hdl.protocol import compare_records
+    assert compare_records(net, golden, records) == []
