@@ -36,7 +36,9 @@ __all__ = [
 ]
 
 FILE_FORMAT = "spikeforge-network"
-FILE_VERSION = 1
+#: Version 2 added ``formats.guard_bits``; a version 1 file means guard_bits = 0.
+FILE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 #: Most ticks a theta trial may have.
 MAX_STEPS = 1 << 20
 
@@ -76,12 +78,17 @@ class Formats:
     state_bits: int = 24   # signed membrane, threshold, adaptation, readout, bias
     decay_bits: int = 16   # unsigned decay factors alpha, rho in [0, 1)
     input_bits: int = 2    # signed input event values (2 bits: -2..1)
-    rounding: Rounding = Rounding.HALF_UP    # of the decay products alpha*u, rho*a
+    # of the decay products alpha*u, rho*a: toward zero, so that with guard bits every leak
+    # reaches exactly zero (half-up would hold |u| <= 0.5 / (1 - alpha) state LSBs)
+    rounding: Rounding = Rounding.TOWARD_ZERO
     overflow: Overflow = Overflow.SATURATE   # of every state update
+    # fraction bits of the state below the weight LSB: the synaptic input enters the state
+    # as acc * 2**guard_bits, so leaks and thresholds resolve below one weight; 0 for theta
+    guard_bits: int = 4
 
     def __post_init__(self):
         for name, lo, hi in (("weight_bits", 2, 16), ("state_bits", 8, 31),
-                             ("decay_bits", 4, 20), ("input_bits", 2, 8)):
+                             ("decay_bits", 4, 20), ("input_bits", 2, 8), ("guard_bits", 0, 12)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise NetworkFileError(f"formats.{name}: {value!r} is not an integer in {lo}..{hi}")
@@ -109,17 +116,25 @@ class Formats:
     def to_json(self) -> dict:
         return {"weight_bits": self.weight_bits, "state_bits": self.state_bits,
                 "decay_bits": self.decay_bits, "input_bits": self.input_bits,
-                "rounding": self.rounding.value, "overflow": self.overflow.value}
+                "rounding": self.rounding.value, "overflow": self.overflow.value,
+                "guard_bits": self.guard_bits}
 
     @classmethod
-    def from_json(cls, obj) -> "Formats":
+    def from_json(cls, obj, version: int = FILE_VERSION) -> "Formats":
+        """Formats of a file of ``version``: version 1 has no guard bits (0), version 2
+        names them."""
         if not isinstance(obj, dict):
             raise NetworkFileError(f"formats: expected an object, got {type(obj).__name__}")
         known = {"weight_bits", "state_bits", "decay_bits", "input_bits", "rounding", "overflow"}
+        if version >= 2:
+            known.add("guard_bits")
+            if "guard_bits" not in obj:
+                raise NetworkFileError("formats.guard_bits: missing (version 2 files name it)")
         unknown = set(obj) - known
         if unknown:
             raise NetworkFileError(f"formats: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
         kwargs = {k: obj[k] for k in known - {"rounding", "overflow"} if k in obj}
+        kwargs.setdefault("guard_bits", 0)
         if "rounding" in obj:
             kwargs["rounding"] = _enum(Rounding, obj["rounding"], "formats.rounding")
         if "overflow" in obj:
@@ -239,6 +254,10 @@ class Network:
         (``synaptic_range``): accumulation never overflows, so it is order-independent."""
         return Fixed(max(bits_for_range(*self.synaptic_range(index)), 2), signed=True)
 
+    def weight_lsb(self, index: int) -> float:
+        """Real value of one weight LSB of layer ``index`` (``scale`` is the state LSB's)."""
+        return self.layers[index].scale * (1 << self.formats.guard_bits)
+
     def synapses(self) -> int:
         return sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in self.layers)
 
@@ -346,6 +365,9 @@ class Network:
         if f.state_bits > MAX_THETA_STATE_BITS:
             raise NetworkFileError(f"formats.state_bits: {f.state_bits} is more than the "
                                    f"{MAX_THETA_STATE_BITS} a theta network allows")
+        if f.guard_bits:
+            raise NetworkFileError(f"formats.guard_bits: {f.guard_bits}; a theta network has none "
+                                   f"(its weights scale by weight_shift)")
 
     # -- file format --
 
@@ -404,9 +426,10 @@ class Network:
         if header.get("format") != FILE_FORMAT:
             raise NetworkFileError(f"header.format: {header.get('format')!r}, expected {FILE_FORMAT!r}")
         version = header.get("version")
-        if version != FILE_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise NetworkFileError(f"header.version: {version!r} is not supported "
-                                   f"(this spikeforge reads version {FILE_VERSION})")
+                                   f"(this spikeforge reads versions "
+                                   f"{', '.join(map(str, READABLE_VERSIONS))})")
         inputs = _field(header, "inputs", dict)
         decision = _field(header, "decision", dict)
         layer_specs = _field(header, "layers", list)
@@ -449,7 +472,7 @@ class Network:
                                steps=_field(spec, "steps", int, "theta"))
         return cls(n_inputs=_field(inputs, "channels", int, "inputs"), layers=layers,
                    decision=_enum(Decision, _field(decision, "rule", str, "decision"), "decision.rule"),
-                   formats=Formats.from_json(_field(header, "formats", dict)),
+                   formats=Formats.from_json(_field(header, "formats", dict), version),
                    skip_steps=int(decision.get("skip_steps", 0)),
                    name=str(header.get("name", "network")), theta=theta)
 

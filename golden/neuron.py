@@ -2,8 +2,10 @@
 
 With ``D = decay_bits``, ``shr`` the rounding right shift of ``formats.rounding``
 and ``fit`` the overflow mode of ``formats.overflow`` into the state format,
-one step of a layer with synaptic input ``acc`` (exact sum of weight x event)
-and its previous spikes ``s_prev`` (0/1) is:
+one step of a layer with synaptic input ``acc`` (exact sum of weight x event,
+taken into state units: ``acc * 2**guard_bits``, the state keeping
+``guard_bits`` fraction bits below the weight LSB) and its previous spikes
+``s_prev`` (0/1) is:
 
 ALIF (Yin et al.; the adaptation ``a = beta*b`` is kept pre-multiplied)::
 
@@ -77,13 +79,14 @@ def readout_value(layer: Layer, formats: Formats, state: LayerState) -> np.ndarr
 
 def layer_step(layer: Layer, formats: Formats, state: LayerState, acc: np.ndarray,
                theta: ThetaModel | None = None) -> LayerState:
-    """Advance one layer by one step; ``acc`` is the exact synaptic input (batch, size);
-    ``theta`` is the network's theta model (theta layers only)."""
+    """Advance one layer by one step; ``acc`` is the exact synaptic input (batch, size) in
+    weight units; ``theta`` is the network's theta model (theta layers only)."""
     st, d, rnd, ovf = formats.state, formats.decay_bits, formats.rounding, formats.overflow
     if layer.kind is NeuronKind.THETA:
         p, q, s = theta_step(state.u, state.i, acc, weight_shift=layer.weight_shift,
                              rotation=theta.rotation, formats=formats)
         return LayerState(u=p, a=state.a, i=q, s=s)
+    acc = acc << formats.guard_bits          # into state units, below which the leak works
     s_prev = state.s.astype(np.int64)
     leak = shift_right(layer.alpha * state.u, d, rnd)
     if layer.kind is NeuronKind.LI:

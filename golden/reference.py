@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dataclasses
 import json
 import math
 import os
@@ -44,7 +45,8 @@ from .simulate import decide
 from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float, rotation_for
 
 __all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
-           "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT"]
+           "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "check_state_raw",
+           "dequantize"]
 
 
 class QuantizeError(ValueError):
@@ -256,8 +258,10 @@ def _simulate_float_theta(net: FloatNetwork, x) -> FloatResult:
 
 
 #: Default formats of a theta network: the phase vector in 16 bits, the tick's rotation
-#: with 16 fraction bits.
-THETA_FORMATS = Formats(weight_bits=8, state_bits=16, decay_bits=16, input_bits=2)
+#: with 16 fraction bits, its shifts rounded half up (unbiased: toward zero or floor would
+#: drift the phase by half an LSB a tick).
+THETA_FORMATS = Formats(weight_bits=8, state_bits=16, decay_bits=16, input_bits=2, guard_bits=0,
+                        rounding=Rounding.HALF_UP)
 
 
 def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
@@ -267,7 +271,8 @@ def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
     th = net.theta
     th.validate()
     _check_theta_decision(net)
-    formats = formats or THETA_FORMATS
+    # a theta state has no guard bits (its weights scale by weight_shift)
+    formats = dataclasses.replace(formats, guard_bits=0) if formats else THETA_FORMATS
     if formats.state_bits > MAX_THETA_STATE_BITS:
         raise QuantizeError(f"state_bits {formats.state_bits}: a theta network allows at most "
                             f"{MAX_THETA_STATE_BITS}")
@@ -309,13 +314,67 @@ def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
         raise QuantizeError(str(exc)) from None
 
 
+def layer_scales(largest: float, formats: Formats) -> tuple[float, float]:
+    """The real values of one weight LSB and one state LSB of a layer whose largest folded
+    weight is ``largest``: the largest weight uses the full weight width, the state has
+    ``guard_bits`` more fraction bits. The QAT twin (``train.srnn``) uses this too."""
+    weight = float(largest) / formats.weight.max if largest > 0 else 1.0
+    return weight, weight / (1 << formats.guard_bits)
+
+
+def check_state_raw(largest_raw: float, name: str, formats: Formats, where: str) -> None:
+    """A state-format parameter (bias, b0, adapt) that needs more than the state format is
+    an error, never a silent clamp (the QAT twin raises the same)."""
+    if largest_raw > formats.state.max:
+        raise QuantizeError(f"{where}: {name} needs {largest_raw:.3g} state LSBs, more than "
+                            f"state_bits={formats.state_bits} holds; raise state_bits or "
+                            f"lower guard_bits")
+
+
+def _tau_of(decay: np.ndarray, decay_bits: int) -> np.ndarray:
+    """The time constant whose decay quantises to ``decay`` (0 -> an instant decay)."""
+    real = decay / float(1 << decay_bits)
+    with np.errstate(divide="ignore"):
+        return np.where(real > 0, -1.0 / np.log(np.where(real > 0, real, 0.5)), 1e-9)
+
+
+def dequantize(network: Network) -> FloatNetwork:
+    """The float network a fixed-point SRNN network is the exact quantisation of: weights
+    and parameters as real numbers, decays as time constants (so ``quantize`` with the
+    same formats gives the network back when each layer's largest weight uses the full
+    weight width). Theta networks have their own float form (``FloatTheta``)."""
+    if network.theta is not None:
+        raise QuantizeError("dequantize: a theta network's float form is its FloatTheta twin")
+    f = network.formats
+    one = float(1 << f.decay_bits)
+    layers = []
+    for i, layer in enumerate(network.layers):
+        cuba = layer.kind is NeuronKind.CUBA
+        gain = (1.0 - layer.alpha / one) * ((1.0 - layer.alpha_syn / one) if cuba else 1.0)
+        gain = np.where(gain > 0, gain, 1.0)
+        w_lsb, s_lsb = network.weight_lsb(i), layer.scale
+        adapting = layer.kind is NeuronKind.ALIF
+        rho_gain = np.where(layer.rho < one, 1.0 - layer.rho / one, 1.0)
+        layers.append(FloatLayer(
+            kind=layer.kind, w_in=layer.w_in * w_lsb / gain[None, :],
+            w_rec=None if layer.w_rec is None else layer.w_rec * w_lsb / gain[None, :],
+            bias=layer.bias * s_lsb / gain, tau_m=_tau_of(layer.alpha, f.decay_bits),
+            tau_adp=_tau_of(layer.rho, f.decay_bits) if adapting else 200.0,
+            b0=layer.b0 * s_lsb,
+            beta=layer.adapt * s_lsb / rho_gain if adapting else 0.0,
+            tau_syn=_tau_of(layer.alpha_syn, f.decay_bits) if cuba else 5.0, name=layer.name))
+    return FloatNetwork(n_inputs=network.n_inputs, layers=layers, decision=network.decision,
+                        skip_steps=network.skip_steps, name=network.name)
+
+
 def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
     """Fold and quantise a float network into a fixed-point ``Network``.
 
     Per layer, ``(1 - alpha)`` (with alpha already quantised, so the fold
     matches the integer leak) is folded into the weight columns and the bias,
-    and one state scale is chosen so the largest folded weight uses the full
-    weight width. Parameters are rounded to nearest (ties to even).
+    and one scale is chosen so the largest folded weight uses the full weight
+    width (``layer_scales``; the state LSB is ``2**guard_bits`` finer). Parameters
+    are rounded to nearest (ties to even).
     """
     if net.theta is not None:
         return _quantize_theta(net, formats)
@@ -340,16 +399,14 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
         w_rec = None if fl.w_rec is None else fl.w_rec * gain[None, :]
         largest = max(np.abs(w_in).max(initial=0.0),
                       0.0 if w_rec is None else np.abs(w_rec).max(initial=0.0))
-        scale = largest / formats.weight.max if largest > 0 else 1.0
+        scale, state_scale = layer_scales(largest, formats)
         adapting = fl.kind is NeuronKind.ALIF
         real = {"bias": p["bias"] * gain, "b0": p["b0"],
                 "adapt": (1.0 - rho_q / one) * p["beta"]}
         state = {}
         for name, value in real.items():
-            raw = value / scale
-            if np.abs(raw).max(initial=0.0) > formats.state.max:
-                raise QuantizeError(f"{where}: {name} needs {np.abs(raw).max():.3g} state LSBs, more "
-                                    f"than state_bits={formats.state_bits} holds; raise state_bits")
+            raw = value / state_scale
+            check_state_raw(np.abs(raw).max(initial=0.0), name, formats, where)
             state[name] = formats.state.quantize(raw, Rounding.HALF_EVEN)
         layers.append(Layer(
             kind=fl.kind,
@@ -358,7 +415,7 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
             bias=state["bias"], alpha=alpha_q,
             rho=rho_q if adapting else np.zeros_like(rho_q),
             b0=state["b0"], adapt=state["adapt"] if adapting else np.zeros_like(rho_q),
-            scale=float(scale), name=fl.name, alpha_syn=alpha_syn_q))
+            scale=float(state_scale), name=fl.name, alpha_syn=alpha_syn_q))
         n_in = fl.size
     try:
         return Network(n_inputs=net.n_inputs, layers=layers, decision=net.decision,

@@ -120,7 +120,8 @@ class NeuronEngine(wiring.Component):
             new = self.w_state[lane]
             # stage 1
             leak = stage(shift_right(self.alpha[lane] * st.u, D, rnd))
-            acc, bias = stage(self.acc[lane]), stage(self.bias[lane])
+            # the synaptic input in state units: guard_bits below the weight LSB (wiring)
+            acc, bias = stage(self.acc[lane] << f.guard_bits), stage(self.bias[lane])
             if kind is NeuronKind.LI:
                 m.d.comb += new.u.eq(stage(fit(leak + acc + bias, S, ovf)))
                 continue

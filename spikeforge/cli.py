@@ -271,7 +271,8 @@ def formats_from_args(args):
     or what the imported file says)."""
     from .golden import Formats, Overflow, Rounding
     given = {name: getattr(args, name) for name in ("weight_bits", "state_bits", "decay_bits",
-                                                    "input_bits", "rounding", "overflow")
+                                                    "input_bits", "guard_bits", "rounding",
+                                                    "overflow")
              if getattr(args, name) is not None}
     if not given:
         return None
@@ -292,8 +293,11 @@ def add_format_options(p) -> None:
     g.add_argument("--decay-bits", type=int,
                    help=f"fraction bits of the decay factors (default {d.decay_bits})")
     g.add_argument("--input-bits", type=int, help=f"signed input event width (default {d.input_bits})")
+    g.add_argument("--guard-bits", type=int,
+                   help=f"state fraction bits below the weight LSB (default {d.guard_bits})")
     g.add_argument("--rounding", choices=[r.value for r in Rounding],
-                   help=f"rounding of the decay products (default {d.rounding.value})")
+                   help=f"rounding of the decay products (default {d.rounding.value}: every "
+                        f"leak reaches zero)")
     g.add_argument("--overflow", choices=[o.value for o in Overflow],
                    help=f"overflow mode of state updates (default {d.overflow.value})")
 

@@ -265,8 +265,9 @@ def network_to_nir(network: Network, *, dt: float = 1.0):
         alpha = layer.alpha / one
         alpha_syn = layer.alpha_syn / one
         gain = (1.0 - alpha) * ((1.0 - alpha_syn) if layer.kind is NeuronKind.CUBA else 1.0)
-        to_float = layer.scale / gain
-        w = layer.w_in * to_float[None, :]
+        to_float = layer.scale / gain                   # state LSBs (bias) to real units
+        w_to_float = network.weight_lsb(i) / gain        # weight LSBs (2**guard_bits coarser)
+        w = layer.w_in * w_to_float[None, :]
         syn, neuron = f"fc{i}", f"layer{i}"
         nodes[syn] = nir.Affine(weight=w.T, bias=layer.bias * to_float)
         size = layer.size
@@ -284,7 +285,7 @@ def network_to_nir(network: Network, *, dt: float = 1.0):
         edges += [(prev, syn), (syn, neuron)]
         if layer.recurrent:
             rec = f"rec{i}"
-            nodes[rec] = nir.Linear(weight=(layer.w_rec * to_float[None, :]).T)
+            nodes[rec] = nir.Linear(weight=(layer.w_rec * w_to_float[None, :]).T)
             edges += [(neuron, rec), (rec, neuron)]
         prev = neuron
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})

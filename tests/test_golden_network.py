@@ -53,6 +53,9 @@ def set_item(d, key, value):
 @pytest.mark.parametrize("edit_header,edit_arrays,message", [
     (lambda h: set_item(h, "version", 99), None, r"header.version: 99 is not supported"),
     (lambda h: set_item(h, "format", "other"), None, r"header.format"),
+    (lambda h: h["formats"].pop("guard_bits"), None, r"formats.guard_bits: missing"),
+    (lambda h: (set_item(h, "version", 1), set_item(h["formats"], "guard_bits", 0)), None,
+     r"formats: unknown field\(s\) \['guard_bits'\]"),
     (lambda h: h.pop("layers"), None, r"header.layers: missing"),
     (lambda h: set_item(h["layers"][0], "kind", "izhikevich"), None,
      r"layers\[0\].kind: 'izhikevich' is not one of"),
@@ -104,3 +107,25 @@ def test_accumulator_width_bounds_the_worst_case():
     acc = net.accumulator(0)
     assert acc.max >= worst or -acc.min >= worst
     assert net.layers[0].kind is NeuronKind.ALIF
+
+
+def test_version_1_files_keep_their_meaning(net, tmp_path):
+    """A version 1 file (before guard bits) is read as guard_bits = 0 with its own rounding,
+    and simulates exactly as it did; saving it again writes version 2 with guard_bits 0."""
+    import dataclasses
+    from spikeforge.golden import Formats, Rounding, simulate
+    from spikeforge.golden.randnet import random_events
+    v1 = dataclasses.replace(net, formats=Formats(guard_bits=0, rounding=Rounding.HALF_UP))
+    x = random_events(0, 2, 8, 5)
+    want = simulate(v1, x).readout
+
+    def make_v1(header):
+        header["version"] = 1
+        header["formats"].pop("guard_bits")
+
+    old = rewrite(tmp_path, v1, make_v1, None)
+    loaded = Network.load(old)
+    assert loaded.formats.guard_bits == 0 and loaded.formats.rounding is Rounding.HALF_UP
+    assert np.array_equal(simulate(loaded, x).readout, want)
+    loaded.save(tmp_path / "again.npz")
+    assert Network.load(tmp_path / "again.npz").formats == loaded.formats

@@ -7,7 +7,7 @@ from spikeforge.golden import Decision, Formats, Layer, Network, NeuronKind, Rou
 
 def one_neuron(kind, rounding=Rounding.HALF_UP, rho=0, adapt=0):
     # alpha = 8/16 = 0.5, b0 = 10, one input with folded weight 8.
-    formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, rounding=rounding)
+    formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, rounding=rounding, guard_bits=0)
     layer = Layer(kind=kind, w_in=np.array([[8]]), w_rec=None, bias=np.array([0]),
                   alpha=np.array([8]), rho=np.array([rho]), b0=np.array([10 if kind.spiking else 0]),
                   adapt=np.array([adapt]))
@@ -50,7 +50,8 @@ def test_saturation_wrap_mode():
     net = one_neuron(NeuronKind.LI)
     net.layers[0].bias = np.array([120])
     from spikeforge.golden import Overflow
-    net.formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, overflow=Overflow.WRAP)
+    net.formats = Formats(weight_bits=8, state_bits=8, decay_bits=4, overflow=Overflow.WRAP,
+                          guard_bits=0)
     assert run(net, 1).readout[0, 0, 0] == 128 - 256
 
 
@@ -72,3 +73,51 @@ def test_decision_rules_tie_to_lowest_index():
     assert decide(Decision.SPIKE_COUNT, None, spikes).tolist() == [1]
     assert decide(Decision.FIRST_SPIKE, None, spikes).tolist() == [1]
     assert decide(Decision.FIRST_SPIKE, None, np.zeros((1, 3, 3), bool)).tolist() == [-1]
+
+
+def _kicked_integrator(guard_bits, rounding, tau=20.0, steps=420):
+    """A leaky integrator kicked once (one full-scale weight), then left alone: the kick's
+    fraction left after each step."""
+    import numpy as np
+    from spikeforge.golden import FloatLayer, FloatNetwork, Formats, quantize, simulate
+    from spikeforge.golden.network import NeuronKind
+    fnet = FloatNetwork(n_inputs=1, layers=[FloatLayer(kind=NeuronKind.LI,
+                                                       w_in=np.array([[1.0]]), tau_m=tau)])
+    net = quantize(fnet, Formats(weight_bits=8, guard_bits=guard_bits, rounding=rounding))
+    x = np.zeros((1, steps, 1), np.int64)
+    x[0, 0, 0] = 1
+    u = simulate(net, x).readout[0, :, 0]
+    return u / u[0]
+
+
+def test_guard_bits_let_a_leak_decay_to_zero():
+    """Without guard bits half-up rounding stops the leak at ~0.5 / (1 - alpha) LSB: a kick
+    keeps 7 % of itself after 21 tau (float: 0). Four guard bits shrink that 16-fold;
+    rounding toward zero (the default) then takes it to exactly zero."""
+    without = _kicked_integrator(0, Rounding.HALF_UP)
+    half_up = _kicked_integrator(4, Rounding.HALF_UP)
+    default = _kicked_integrator(Formats().guard_bits, Formats().rounding)
+    assert without[-1] > 0.05 and half_up[-1] < 0.006
+    assert Formats().guard_bits == 4 and Formats().rounding is Rounding.TOWARD_ZERO
+    assert default[-1] == 0.0
+    for u in (without, half_up, default):          # the decay itself is the same
+        assert abs(u[20] - 0.951 ** 20) < 0.01
+
+
+def test_guard_bits_by_hand():
+    """acc enters the state shifted by guard_bits; b0 and bias are in state LSBs."""
+    import numpy as np
+    from spikeforge.golden import Formats, Network
+    from spikeforge.golden.network import Layer, NeuronKind
+    from spikeforge.golden import simulate
+    z = np.zeros(1, np.int64)
+    layer = Layer(kind=NeuronKind.LIF, w_in=np.array([[3]]), w_rec=None, bias=np.array([1]),
+                  alpha=np.array([1 << 15]), rho=z, b0=np.array([40]), adapt=z)
+    net = Network(n_inputs=1, layers=[layer],
+                  formats=Formats(decay_bits=16, guard_bits=4, rounding=Rounding.HALF_UP))
+    x = np.array([[[1], [0], [1]]])
+    # u1 = 0 + 3*16 + 1 = 49 > 40: spike; u2 = round_half_up(49/2) + 1 - 40 = -14;
+    # u3 = round(-14/2) + 48 + 1 = 42 > 40: spike
+    r = simulate(net, x)
+    assert r.readout[0, :, 0].tolist() == [49, -14, 42]
+    assert r.spikes[0][0, :, 0].tolist() == [True, False, True]

@@ -21,9 +21,10 @@ def test_leaky_integrator_within_quantisation_bound(seed, n_in, n_out, decay_bit
     x = random_events(seed, 2, steps, n_in, rate=0.5, values=(1, -1))
     got = simulate(net, x).readout * net.readout.scale
     want = simulate_float(fnet, x).readout
-    # Error recursion: e_t <= a' e_{t-1} + |a' - a| (|m_{t-1}| + |I_t|) + s (1.5 + n_t / 2):
-    # one LSB for the rounded leak, half an LSB per weight and for the bias.
-    s = net.readout.scale
+    # Error recursion: e_t <= a' e_{t-1} + |a' - a| (|m_{t-1}| + |I_t|) + 1.5 s + n_t w / 2:
+    # one state LSB (s) for the rounded leak and half of one for the bias, half a weight
+    # LSB (w = s 2**guard_bits) per weight.
+    s, w_lsb = net.readout.scale, net.weight_lsb(0)
     alpha = np.exp(-1.0 / layer.vectors()["tau_m"])
     alpha_q = net.readout.alpha / float(1 << decay_bits)
     current = x @ layer.w_in + layer.bias
@@ -32,7 +33,7 @@ def test_leaky_integrator_within_quantisation_bound(seed, n_in, n_out, decay_bit
     m_prev = np.zeros((2, n_out))
     for t in range(steps):
         bound = (alpha_q * bound + np.abs(alpha_q - alpha) * (np.abs(m_prev) + np.abs(current[:, t]))
-                 + s * (1.5 + n_events[:, t] / 2))
+                 + 1.5 * s + w_lsb * n_events[:, t] / 2)
         assert np.all(np.abs(got[:, t] - want[:, t]) <= bound + 1e-9), t
         m_prev = want[:, t]
 

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from spikeforge.golden import Decision, Formats, Network, NetworkFileError, simulate, simulate_float
+from spikeforge.golden import (Decision, Formats, Network, NetworkFileError, Rounding, simulate,
+                               simulate_float)
 from spikeforge.golden.network import NeuronKind
 from spikeforge.golden.randnet import random_events, random_float_theta_network
 from spikeforge.golden.reference import FloatNetwork, FloatTheta, QuantizeError, quantize
@@ -47,7 +48,7 @@ def test_normalise_keeps_the_angle_and_sets_the_length():
 
 def test_one_tick_equals_pulse_then_flow():
     """A tick is the exact pulse map H, then the flow; only rounding separates them."""
-    f = Formats(weight_bits=12, state_bits=20, decay_bits=16)
+    f = Formats(weight_bits=12, state_bits=20, decay_bits=16, rounding=Rounding.HALF_UP)
     rotation, shift = 1072, 8
     tick = math.atan(rotation / 65536) * TAU
     rng = np.random.default_rng(1)
@@ -96,7 +97,8 @@ def test_ttfs_rule():
 
 def small_theta(seed=3, **kwargs):
     fnet = random_float_theta_network(seed, **kwargs)
-    return fnet, quantize(fnet, Formats(weight_bits=16, state_bits=20, decay_bits=16))
+    return fnet, quantize(fnet, Formats(weight_bits=16, state_bits=20, decay_bits=16,
+                                        rounding=Rounding.HALF_UP))
 
 
 @pytest.mark.parametrize("recurrent", [False, True])

@@ -75,7 +75,7 @@ def test_signed_input_values(unit):
 @pytest.mark.parametrize("rounding", list(Rounding))
 @pytest.mark.parametrize("overflow", list(Overflow))
 def test_saturation_and_rounding(rounding, overflow):
-    formats = Formats(state_bits=8, decay_bits=6, rounding=rounding, overflow=overflow)
+    formats = Formats(state_bits=8, decay_bits=6, rounding=rounding, overflow=overflow, guard_bits=0)
     net = random_network(3, 6, (6,), 3, formats=formats, weight_scale=2.0)
     x = random_events(5, 1, 8, 6, rate=0.7, values=(1, -1))
     golden, _ = check(net, x, HardwareConfig(lanes=2))

@@ -216,13 +216,14 @@ class NeuronHarness(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("kind, lanes, overflow", [
-    (NeuronKind.ALIF, 1, Overflow.SATURATE), (NeuronKind.ALIF, 4, Overflow.WRAP),
-    (NeuronKind.LIF, 2, Overflow.SATURATE), (NeuronKind.LI, 2, Overflow.WRAP),
-    (NeuronKind.CUBA, 1, Overflow.SATURATE), (NeuronKind.CUBA, 4, Overflow.WRAP),
+@pytest.mark.parametrize("kind, lanes, overflow, guard", [
+    (NeuronKind.ALIF, 1, Overflow.SATURATE, 0), (NeuronKind.ALIF, 4, Overflow.WRAP, 2),
+    (NeuronKind.LIF, 2, Overflow.SATURATE, 3), (NeuronKind.LI, 2, Overflow.WRAP, 0),
+    (NeuronKind.CUBA, 1, Overflow.SATURATE, 2), (NeuronKind.CUBA, 4, Overflow.WRAP, 0),
 ])
-def test_neuron_engine_equals_layer_step(kind, lanes, overflow):
-    formats = Formats(state_bits=10, decay_bits=8, rounding=Rounding.HALF_EVEN, overflow=overflow)
+def test_neuron_engine_equals_layer_step(kind, lanes, overflow, guard):
+    formats = Formats(state_bits=10 + guard, decay_bits=8, rounding=Rounding.HALF_EVEN,
+                      overflow=overflow, guard_bits=guard)
     net = random_network(1, 3, (), 7, readout=kind, formats=formats)
     layer = net.layers[0]
     rng = np.random.default_rng(2)

@@ -71,6 +71,36 @@ def test_fake_quantisation_equals_golden_quantize():
             assert float(p["scale"]) == pytest.approx(golden.scale, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_fake_quantisation_equals_golden_on_random_layers(seed):
+    """Random layers and formats (guard bits, rounding, widths): the QAT parameters are the
+    golden quantiser's, bit for bit; a bias the state format cannot hold is the same error."""
+    from spikeforge.golden.reference import QuantizeError
+    rng = np.random.default_rng(seed)
+    model = small_model(seed=seed, kind=(NeuronKind.ALIF, NeuronKind.LIF)[seed % 2])
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.bias.copy_(torch.as_tensor(rng.normal(0, 0.3, layer.size)))
+            layer.w_in.mul_(float(rng.uniform(0.2, 3.0)))
+    fmt = Formats(weight_bits=int(rng.integers(4, 12)), state_bits=int(rng.integers(16, 26)),
+                  decay_bits=int(rng.integers(8, 17)), guard_bits=int(rng.integers(0, 7)),
+                  rounding=list(Rounding)[seed % 4])
+    net = quantize(model.export(), fmt)
+    for layer, golden in zip(model.layers, net.layers):
+        p = layer.integer_params(fmt)
+        for name in ("w_in", "bias", "alpha", "rho", "b0", "adapt"):
+            assert np.array_equal(p[name].detach().numpy().astype(np.int64),
+                                  getattr(golden, name)), name
+        assert float(p["scale"]) == pytest.approx(golden.scale, rel=1e-12)
+    with torch.no_grad():
+        model.layers[0].bias[0] = 1e9        # far more state LSBs than 24 bits hold
+    with pytest.raises(QuantizeError, match="bias needs") as golden_error:
+        quantize(model.export(), Formats())
+    with pytest.raises(QuantizeError, match="bias needs") as twin_error:
+        model.layers[0].integer_params(Formats(), "layer 0 (hidden0)")
+    assert str(twin_error.value).split(":", 1)[1] == str(golden_error.value).split(":", 1)[1]
+
+
 def test_integer_twin_equals_golden_simulate_bit_for_bit():
     model = small_model()
     fmt = Formats()

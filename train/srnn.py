@@ -14,9 +14,11 @@ multi-Gaussian surrogate in the backward pass.
 ``SRNN.forward(x, quant=formats)`` runs the *integer-faithful* twin instead:
 parameters fake-quantised exactly as ``golden.reference.quantize`` does
 (alpha, rho to ``decay_bits``; ``(1 - alpha_q)`` folded into weight columns and
-bias; per-layer scale ``max|folded weight| / weight.max``; round half to even;
-saturation), states kept in state LSBs and rounded as ``golden.neuron`` rounds
-them, with straight-through gradients for every rounding. Its readout equals
+bias; the scales of ``golden.reference.layer_scales``; round half to even; a
+state parameter out of the state format is the same ``QuantizeError``,
+``check_state_raw``), states kept in state LSBs (``guard_bits`` below the
+weight LSB) and rounded as ``golden.neuron`` rounds them, with straight-through
+gradients for every rounding. Its readout equals
 ``golden.simulate(quantize(export()))`` bit for bit (unless a state saturates).
 """
 
@@ -31,6 +33,7 @@ from torch import nn
 
 from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, NeuronKind
 from spikeforge.golden.fixed import Overflow, Rounding
+from spikeforge.golden.reference import check_state_raw, layer_scales
 
 __all__ = ["multi_gaussian", "spike", "SRNNLayer", "SRNN", "LayerSpec"]
 
@@ -168,7 +171,7 @@ class SRNNLayer(nn.Module):
 
     # -- fake quantisation mirroring golden.reference.quantize --
 
-    def integer_params(self, formats: Formats) -> dict:
+    def integer_params(self, formats: Formats, where: str = "layer") -> dict:
         """Raw integer parameters (float64 tensors holding integers, STE gradients)."""
         one = float(1 << formats.decay_bits)
         dmax = float(formats.decay.max)
@@ -182,20 +185,26 @@ class SRNNLayer(nn.Module):
             largest = w_in.abs().max()
             if w_rec is not None:
                 largest = torch.maximum(largest, w_rec.abs().max())
-            scale = largest / formats.weight.max if largest > 0 else torch.tensor(1.0, dtype=largest.dtype)
+        scale, state_scale = layer_scales(float(largest), formats)
         wlo, whi = formats.weight.min, formats.weight.max
         slo, shi = formats.state.min, formats.state.max
         adapting = self.kind is NeuronKind.ALIF
+        state = {"bias": self.bias * gain / state_scale, "b0": self.b0 / state_scale,
+                 "adapt": (1.0 - rho_raw / one) * self.beta / state_scale}
+        for name, raw in state.items():   # the same error as golden quantize, never a clamp
+            check_state_raw(float(raw.detach().abs().max()), name, formats, where)
         out = {
-            "scale": scale,
+            "scale": state_scale,
             "alpha": alpha_raw,
             "rho": rho_raw if adapting else torch.zeros_like(rho_raw),
             "w_in": torch.clamp(_round_half_even(w_in / scale), wlo, whi),
             "w_rec": None if w_rec is None else torch.clamp(_round_half_even(w_rec / scale), wlo, whi),
-            "bias": torch.clamp(_round_half_even(self.bias * gain / scale), slo, shi),
-            "b0": torch.clamp(_round_half_even(self.b0 / scale), slo, shi),
-            "adapt": (torch.clamp(_round_half_even((1.0 - rho_raw / one) * self.beta / scale), slo, shi)
-                      if adapting else torch.zeros_like(rho_raw)),
+            # checked above; the clamp only catches a tie rounded up to max + 1, as golden's
+            # quantiser (Fixed.quantize, saturate) does
+            "bias": torch.clamp(_round_half_even(state["bias"]), slo, shi),
+            "b0": torch.clamp(_round_half_even(state["b0"]), slo, shi),
+            "adapt": (torch.clamp(_round_half_even(state["adapt"]), slo, shi) if adapting
+                      else torch.zeros_like(rho_raw)),
         }
         return out
 
@@ -280,8 +289,10 @@ class SRNN(nn.Module):
         batch, steps, _ = x.shape
         one = float(1 << formats.decay_bits)
         slo, shi, ovf, rnd = formats.state.min, formats.state.max, formats.overflow, formats.rounding
-        prm = [layer.integer_params(formats) for layer in self.layers]
-        drive0 = torch.matmul(x, prm[0]["w_in"])  # exact: small integers
+        prm = [layer.integer_params(formats, f"layer {i}" + (f" ({layer.name})" if layer.name else ""))
+               for i, layer in enumerate(self.layers)]
+        guard = float(1 << formats.guard_bits)       # the synaptic input in state units
+        drive0 = torch.matmul(x, prm[0]["w_in"]) * guard  # exact: small integers
         state = [list(s) for s in state]
         outputs, counts = [], [0.0] * len(self.layers)
         for t in range(steps):
@@ -289,9 +300,9 @@ class SRNN(nn.Module):
             for i, layer in enumerate(self.layers):
                 p = prm[i]
                 u, a, s = state[i]
-                acc = drive0[:, t] if i == 0 else events @ p["w_in"]
+                acc = drive0[:, t] if i == 0 else (events @ p["w_in"]) * guard
                 if p["w_rec"] is not None:
-                    acc = acc + s @ p["w_rec"]
+                    acc = acc + (s @ p["w_rec"]) * guard
                 leak = _round_mode(p["alpha"] / one * u, rnd)
                 if layer.kind is NeuronKind.LI:
                     u = _fit(leak + acc + p["bias"], slo, shi, ovf)
