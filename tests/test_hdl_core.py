@@ -270,7 +270,8 @@ def test_accumulator_holds_the_extreme_signed_inputs_in_rtl(seed):
         z = np.zeros(1, np.int64)
         layer = Layer(kind=NeuronKind.LI, w_in=np.array([[100], [-100]]), w_rec=None, bias=z,
                       alpha=z, rho=z, b0=z, adapt=z)
-        net = Network(n_inputs=2, layers=[layer], decision=Decision.LAST)
+        net = Network(n_inputs=2, layers=[layer], decision=Decision.LAST,
+                      formats=Formats(guard_bits=0))
         x = np.array([[[1, -2]]])
         assert simulate(net, x).readout[0, 0, 0] == 300
     else:

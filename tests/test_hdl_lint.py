@@ -33,7 +33,7 @@ CASES = {
                             HardwareConfig(lanes=4, unit_inputs=True)),
     "first-spike-p8": (lambda: random_network(4, 4, (5,), 2, readout=NeuronKind.ALIF,
                                               decision=Decision.FIRST_SPIKE,
-                                              formats=Formats(state_bits=12)),
+                                              formats=Formats(state_bits=12, guard_bits=0)),
                        HardwareConfig(lanes=8, emit_spikes=False)),
 }
 

@@ -394,8 +394,8 @@ THETA_RECIPES = {
     "digits-ttfs": ThetaRecipe(name="digits-ttfs", n_inputs=64, hidden=(100, 100), steps=32,
                                epochs=400, lr_decay_epochs=133.0),
     # the paper's MNIST setup: 784-100-100-10, pixel >= 128 spikes at t = 0, T = 2
-    "mnist-ttfs": ThetaRecipe(name="mnist-ttfs", n_inputs=784, hidden=(100, 100), batch=100,
-                              epochs=100, validation=1 / 12),
+    "mnist-ttfs": ThetaRecipe(name="mnist-ttfs", n_inputs=784, hidden=(100, 100), steps=32,
+                              batch=100, epochs=100, validation=1 / 12),
 }
 
 
