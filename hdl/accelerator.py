@@ -8,6 +8,7 @@ from amaranth.utils import exact_log2
 from ..golden.network import Decision, Network, NeuronKind
 from .config import (COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap, HardwareConfig,
                      config_signature)
+from . import mutants
 from .layer import LayerCore
 from .protocol import InputKind, OutputKind, input_layout, output_layout
 
@@ -296,7 +297,9 @@ class Accelerator(wiring.Component):
                             with m.If(~cores[phase[1]][0].scan_busy):
                                 m.next = after
                         elif kind == "drain":
-                            with m.If(~cores[phase[1]][0].syn_busy):
+                            drained = 1 if mutants.active("update_before_drain") \
+                                else ~cores[phase[1]][0].syn_busy
+                            with m.If(drained):
                                 m.next = after
                         elif kind == "update":
                             with m.If(~cores[phase[1]][0].upd_busy):
@@ -308,7 +311,9 @@ class Accelerator(wiring.Component):
                             emit(OutputKind.READOUT, last, j, ro_value)
                             with m.If(out.ready):
                                 if net.decision in (Decision.PER_STEP, Decision.LAST):
-                                    with m.If((j == 0) | (ro_state.u > best_u)):
+                                    better = (ro_state.u >= best_u) if mutants.active("argmax_ties_high") \
+                                        else (ro_state.u > best_u)
+                                    with m.If((j == 0) | better):
                                         m.d.sync += [best_u.eq(ro_state.u), best_j.eq(j)]
                                 if net.decision is Decision.SPIKE_COUNT:
                                     m.d.sync += counts[j].eq(counts[j] + ro_state.s)
@@ -368,8 +373,9 @@ class Accelerator(wiring.Component):
             m.d.sync += input_events.eq(input_events + count_input)
             m.d.sync += dropped.eq(dropped + count_dropped)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
-            synop_terms = [Mux(c.events.valid & c.events.ready, layer.size, 0)
-                           for (c, _), layer in zip(cores, layers)]
+            synop_terms = [Mux(c.events.valid & c.events.ready,
+                               layer.size + (i == 0 and mutants.active("synops_off_by_one")), 0)
+                           for i, ((c, _), layer) in enumerate(zip(cores, layers))]
             m.d.sync += synops.eq(synops + sum(synop_terms))
             update_terms = [Mux(count_update[i], layer.size, 0) for i, layer in enumerate(layers)]
             m.d.sync += updates.eq(updates + sum(update_terms))

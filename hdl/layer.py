@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..golden.network import Formats, Layer, NeuronKind
+from . import mutants
 from .config import DATA_BITS, Region
 from .neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from .protocol import event_layout
@@ -176,7 +177,7 @@ class LayerCore(wiring.Component):
                             init=[])
         m.submodules.mem_acc = acc
         acc_wr = acc.write_port()
-        acc_rd = acc.read_port(transparent_for=(acc_wr,))
+        acc_rd = acc.read_port(transparent_for=() if mutants.active("no_forwarding") else (acc_wr,))
         m.d.comb += [
             acc_rd.addr.eq(Mux(neu.busy, neu.addr, syn.acc_raddr)),
             syn.acc_rdata.eq(acc_rd.data),

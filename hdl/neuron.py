@@ -1,10 +1,12 @@
 """The neuron engine: update every neuron of a layer once per step, P lanes per clock."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.network import Formats, NeuronKind
+from ..golden.fixed import Overflow, Rounding
+from . import mutants
 from .arith import fit, shift_right
 
 __all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS"]
@@ -84,6 +86,12 @@ class NeuronEngine(wiring.Component):
         m = Module()
         f, kind, lanes = self._formats, self._kind, self._lanes
         S, D, rnd, ovf = f.state_bits, f.decay_bits, f.rounding, f.overflow
+        if mutants.active("rounding_floor"):
+            rnd = Rounding.FLOOR
+        if mutants.active("wrap_not_saturate"):
+            ovf = Overflow.WRAP
+        guard = 0 if mutants.active("no_guard_bits") else f.guard_bits
+        last_word = self._words - (2 if mutants.active("short_pass") and self._words > 1 else 1)
 
         running = Signal()
         word = Signal(range(self._words))
@@ -91,7 +99,7 @@ class NeuronEngine(wiring.Component):
             m.d.sync += [running.eq(1), word.eq(0)]
         with m.Elif(running):
             m.d.sync += word.eq(word + 1)
-            with m.If(word == self._words - 1):
+            with m.If(word == last_word):
                 m.d.sync += [running.eq(0), word.eq(0)]
         m.d.comb += self.addr.eq(word)
 
@@ -121,7 +129,8 @@ class NeuronEngine(wiring.Component):
             # stage 1
             leak = stage(shift_right(self.alpha[lane] * st.u, D, rnd))
             # the synaptic input in state units: guard_bits below the weight LSB (wiring)
-            acc, bias = stage(self.acc[lane] << f.guard_bits), stage(self.bias[lane])
+            src = 1 - lane if mutants.active("lane_swap") and lanes > 1 and lane < 2 else lane
+            acc, bias = stage(self.acc[src] << guard), stage(self.bias[lane])
             if kind is NeuronKind.LI:
                 m.d.comb += new.u.eq(stage(fit(leak + acc + bias, S, ovf)))
                 continue
@@ -145,8 +154,11 @@ class NeuronEngine(wiring.Component):
                 total = stage(leak + acc + bias)
             s_prev = stage(s_prev)
             # stage 3
-            u = fit(total - Mux(s_prev, theta, 0), S, ovf)
+            reset = 0 if mutants.active("no_soft_reset") else Mux(s_prev, theta, 0)
+            u = fit(total - reset, S, ovf)
             lane_valid = last_word * lanes + lane < self._size
             spike = (u > theta) & lane_valid
+            if mutants.active("stuck_spike") and lane == 0:
+                spike = C(0, 1)
             m.d.comb += [new.u.eq(u), new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
         return m

@@ -5,6 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from . import mutants
+
 __all__ = ["SpikeScanner", "index_shape"]
 
 
@@ -54,7 +56,9 @@ class SpikeScanner(wiring.Component):
                 m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += pending.eq(self.bits)
+                bits = self.bits & ~(1 << (lanes - 1)) if mutants.active("scanner_drops_last_lane") \
+                    else self.bits
+                m.d.sync += pending.eq(bits)
                 m.next = "EMIT"
             with m.State("EMIT"):
                 m.d.comb += [

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from . import mutants
 from .protocol import event_layout
 
 __all__ = ["SynapseEngine", "VALUE_MODES"]
@@ -92,6 +93,8 @@ class SynapseEngine(wiring.Component):
             weight = self.w_data[lane]
             if self._values == "spike":
                 product = weight
+            elif mutants.active("input_sign_ignored"):
+                product = weight if self._values == "unit" else weight * abs(b_value)
             elif self._values == "unit":
                 product = Mux(b_value < 0, -weight, weight)
             else:

@@ -25,6 +25,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.network import Formats, NeuronKind
+from . import mutants
 from .arith import csd_digits, mul_const, shift_right
 from .neuron import state_layout
 
@@ -135,7 +136,10 @@ class ThetaEngine(wiring.Component):
             # 5: spike and reset
             lane_valid = words[stages - 2] * lanes + lane < self._size
             spike = stage((q < 0) & lane_valid)
-            p, q = stage(Mux(q < 0, -p, p)), stage(Mux(q < 0, -q, q))
+            if mutants.active("theta_no_reset"):
+                p, q = stage(p), stage(q)
+            else:
+                p, q = stage(Mux(q < 0, -p, p)), stage(Mux(q < 0, -q, q))
             # 6: significant bits n of p and q (those of x ^ sign(x))
             width = max(len(p), len(q))
             magnitude = Mux(p < 0, ~p, p)[:len(p)] | q[:len(q)]    # q >= 0 here

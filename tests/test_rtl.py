@@ -29,7 +29,7 @@ DESIGNS = {
         lambda: random_theta_network(26, 6, (10, 6), 4, steps=10, recurrent=True), 2),
     "saturating-first-spike-P2": (
         lambda: random_network(24, 4, (8,), 3, readout=NeuronKind.LIF, decision=Decision.FIRST_SPIKE,
-                               formats=Formats(state_bits=10, guard_bits=0), weight_scale=1.5), 2),
+                               formats=Formats(state_bits=8, guard_bits=0), weight_scale=1.5), 2),
 }
 
 _models = {}
