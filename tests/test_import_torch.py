@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch (the 'train' extra) is not installed")
+from conftest import require_extra
+
+torch = require_extra("torch", "train")
 
 from spikeforge.cli import main  # noqa: E402
 from spikeforge.golden import FloatLayer, FloatNetwork, Network, NeuronKind, quantize  # noqa: E402

