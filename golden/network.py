@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .files import atomic_write, read_npz, strict_json
 from .fixed import Fixed, Overflow, Rounding, bits_for_range, out_of_range
 from .theta import MAX_THETA_STATE_BITS, ThetaModel, normalise
 
@@ -349,7 +351,7 @@ class Network:
         for name in ("tau", "i0"):
             value = getattr(model, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or not np.isfinite(value):
+                    or not math.isfinite(float(value) if abs(value) < 1e300 else math.inf):
                 raise NetworkFileError(f"theta.{name}: {value!r} is not a finite number")
         if not model.tau > 0:
             raise NetworkFileError(f"theta.tau: {model.tau!r} must be > 0")
@@ -393,46 +395,39 @@ class Network:
             for name in NEURON_PARAMS:
                 if OPTIONAL.get(name, layer.kind) is layer.kind:
                     arrays[f"layers.{i}.{name}"] = getattr(layer, name)
-        with open(path, "wb") as fh:  # np.savez would append ".npz" to other suffixes
+        with atomic_write(path, "network file") as fh:  # np.savez would append ".npz"
             np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path) -> "Network":
+        """Read a network file; every problem is one ``NetworkFileError`` naming the file and
+        the field. The header is read and checked first: the arrays' sizes follow from it and
+        are checked against the limits (``MAX_LAYERS``, ``MAX_NEURONS``, ``MAX_INPUTS``,
+        ``MAX_SYNAPSES``) before any array is decompressed."""
         path = os.fspath(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise NetworkFileError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise NetworkFileError(f"{path}: is a directory, not a network file") from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise NetworkFileError(f"{path}: not a spikeforge network file (.npz): {exc}") from None
-        try:
-            return cls._from_contents(contents)
+            first = read_npz(path, "network file", NetworkFileError, only=("header",))
+            if "header" not in first:
+                raise NetworkFileError("missing 'header' entry (is this a spikeforge network file?)")
+            header = _parse_header(first["header"])
+            contents = read_npz(path, "network file", NetworkFileError,
+                                sizes=_member_budget(header, first["header"].nbytes))
+            return cls._from_header(header, contents)
         except NetworkFileError as exc:
-            raise NetworkFileError(f"{path}: {exc}") from None
+            text = str(exc)
+            raise NetworkFileError(text if text.startswith(path + ":") else f"{path}: {text}") from None
 
     @classmethod
-    def _from_contents(cls, contents: dict) -> "Network":
-        if "header" not in contents:
-            raise NetworkFileError("missing 'header' entry (is this a spikeforge network file?)")
-        try:
-            header = json.loads(str(contents["header"][()]))
-        except (json.JSONDecodeError, TypeError, ValueError) as exc:
-            raise NetworkFileError(f"header: not valid JSON ({exc})") from None
-        if not isinstance(header, dict):
-            raise NetworkFileError("header: expected a JSON object")
-        if header.get("format") != FILE_FORMAT:
-            raise NetworkFileError(f"header.format: {header.get('format')!r}, expected {FILE_FORMAT!r}")
-        version = header.get("version")
-        if version not in READABLE_VERSIONS or isinstance(version, bool):
-            raise NetworkFileError(f"header.version: {version!r} is not supported "
-                                   f"(this spikeforge reads versions "
-                                   f"{', '.join(map(str, READABLE_VERSIONS))})")
+    def _from_header(cls, header: dict, contents: dict) -> "Network":
+        version = header["version"]
         inputs = _field(header, "inputs", dict)
         decision = _field(header, "decision", dict)
         layer_specs = _field(header, "layers", list)
+        for obj, where, allowed in ((inputs, "inputs", {"channels"}),
+                                    (decision, "decision", {"rule", "skip_steps"})):
+            if set(obj) - allowed:
+                raise NetworkFileError(f"{where}: unknown field(s) {sorted(set(obj) - allowed)}; "
+                                       f"allowed: {sorted(allowed)}")
         layers = []
         for i, spec in enumerate(layer_specs):
             where = f"layers[{i}]"
@@ -449,7 +444,7 @@ class Network:
                 if key not in contents:
                     raise NetworkFileError(f"{where}.{name}: missing array {key!r}")
                 arrays[name] = contents[key]
-            scale = _field(spec, "scale", (int, float), where)
+            scale = _number(spec, "scale", where)
             size = _field(spec, "size", int, where)
             if arrays["w_in"].ndim == 2 and arrays["w_in"].shape[1] != size:
                 raise NetworkFileError(f"{where}.w_in: shape {arrays['w_in'].shape} does not match "
@@ -458,7 +453,8 @@ class Network:
             layers.append(Layer(kind=kind, w_in=arrays["w_in"], w_rec=arrays.get("w_rec"),
                                 bias=arrays["bias"], alpha=arrays["alpha"], rho=arrays["rho"],
                                 b0=arrays["b0"], adapt=arrays["adapt"], scale=float(scale),
-                                name=str(spec.get("name", "")), alpha_syn=arrays.get("alpha_syn"),
+                                name=_field(spec, "name", str, where) if "name" in spec else "",
+                                alpha_syn=arrays.get("alpha_syn"),
                                 p0=arrays.get("p0"), q0=arrays.get("q0"), weight_shift=shift))
         theta = None
         if "theta" in header:
@@ -466,15 +462,90 @@ class Network:
             known = {"tau", "i0", "rotation", "steps"}
             if set(spec) != known:
                 raise NetworkFileError(f"theta: fields {sorted(spec)}; expected {sorted(known)}")
-            theta = ThetaModel(tau=_field(spec, "tau", (int, float), "theta"),
-                               i0=_field(spec, "i0", (int, float), "theta"),
+            theta = ThetaModel(tau=_number(spec, "tau", "theta"), i0=_number(spec, "i0", "theta"),
                                rotation=_field(spec, "rotation", int, "theta"),
                                steps=_field(spec, "steps", int, "theta"))
         return cls(n_inputs=_field(inputs, "channels", int, "inputs"), layers=layers,
                    decision=_enum(Decision, _field(decision, "rule", str, "decision"), "decision.rule"),
                    formats=Formats.from_json(_field(header, "formats", dict), version),
-                   skip_steps=int(decision.get("skip_steps", 0)),
-                   name=str(header.get("name", "network")), theta=theta)
+                   skip_steps=_field(decision, "skip_steps", int, "decision")
+                   if "skip_steps" in decision else 0,
+                   name=_field(header, "name", str) if "name" in header else "network",
+                   theta=theta)
+
+
+#: Largest networks a file may declare (checked before any array is read).
+MAX_LAYERS = 64
+MAX_NEURONS = 1 << 16        # per layer
+MAX_INPUTS = 1 << 16         # input channels
+MAX_SYNAPSES = 1 << 24       # in the whole network
+
+HEADER_KEYS = {"format", "version", "name", "inputs", "formats", "decision", "layers", "theta"}
+LAYER_KEYS = {"name", "kind", "size", "recurrent", "scale", "weight_shift"}
+
+
+def _parse_header(array) -> dict:
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "U" or array.ndim != 0:
+        raise NetworkFileError("header: expected one JSON text (a 0-d string array)")
+    if array.nbytes > 1 << 20:
+        raise NetworkFileError(f"header: {array.nbytes:,} bytes, more than a header may take")
+    try:
+        header = strict_json(str(array[()]))
+    except ValueError as exc:
+        raise NetworkFileError(f"header: {exc}") from None
+    if not isinstance(header, dict):
+        raise NetworkFileError("header: expected a JSON object")
+    if header.get("format") != FILE_FORMAT:
+        raise NetworkFileError(f"header.format: {header.get('format')!r}, expected {FILE_FORMAT!r}")
+    version = header.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise NetworkFileError(f"header.version: {version!r} is not supported "
+                               f"(this spikeforge reads versions "
+                               f"{', '.join(map(str, READABLE_VERSIONS))})")
+    unknown = set(header) - HEADER_KEYS
+    if unknown:
+        raise NetworkFileError(f"header: unknown field(s) {sorted(unknown)}; allowed: "
+                               f"{sorted(HEADER_KEYS)}")
+    return header
+
+
+def _member_budget(header: dict, header_bytes: int) -> dict:
+    """The arrays the header declares and the most bytes each may take decompressed (an
+    .npy header plus at most 8 bytes per element); the declared sizes within the limits."""
+    inputs = _field(header, "inputs", dict)
+    n_in = _field(inputs, "channels", int, "inputs")
+    if not 1 <= n_in <= MAX_INPUTS:
+        raise NetworkFileError(f"inputs.channels: {n_in} is not in 1..{MAX_INPUTS}")
+    specs = _field(header, "layers", list)
+    if not 1 <= len(specs) <= MAX_LAYERS:
+        raise NetworkFileError(f"layers: {len(specs)} layers, allowed 1..{MAX_LAYERS}")
+    budget = {"header": header_bytes + 512}
+    synapses = 0
+    rows = n_in
+    for i, spec in enumerate(specs):
+        where = f"layers[{i}]"
+        if not isinstance(spec, dict):
+            raise NetworkFileError(f"{where}: expected an object")
+        unknown = set(spec) - LAYER_KEYS
+        if unknown:
+            raise NetworkFileError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: "
+                                   f"{sorted(LAYER_KEYS)}")
+        size = _field(spec, "size", int, where)
+        if not 1 <= size <= MAX_NEURONS:
+            raise NetworkFileError(f"{where}.size: {size} is not in 1..{MAX_NEURONS}")
+        recurrent = _field(spec, "recurrent", bool, where)
+        synapses += rows * size + (size * size if recurrent else 0)
+        if synapses > MAX_SYNAPSES:
+            raise NetworkFileError(f"{where}: the network declares more than {MAX_SYNAPSES:,} "
+                                   f"synapses, the most a network file may hold")
+        npy = 512
+        budget[f"layers.{i}.w_in"] = npy + 8 * rows * size
+        if recurrent:
+            budget[f"layers.{i}.w_rec"] = npy + 8 * size * size
+        for name in NEURON_PARAMS:
+            budget[f"layers.{i}.{name}"] = npy + 8 * size
+        rows = size
+    return budget
 
 
 def _is_int(value) -> bool:
@@ -501,6 +572,23 @@ def _check_theta_layer(layer: Layer, where: str, f: Formats):
         raise NetworkFileError(f"{where}.p0/q0: neuron {j} state ({int(p0[j])}, {int(q0[j])}) is "
                                f"not normalised (the longer of p, q has exactly "
                                f"{f.state_bits - 1} significant bits)")
+
+
+def _number(obj: dict, key: str, where: str) -> float:
+    """A finite real number from the header (ints beyond the float range included)."""
+    value = _field(obj, key, (int, float), where)
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise NetworkFileError(f"{where}.{key}: {_short(obj[key])} is not a finite number")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:20] + "..." + text[-10:] + f" ({len(text)} characters)"
 
 
 def _field(obj: dict, key: str, types, where: str = "header"):

@@ -39,6 +39,7 @@ import os
 
 import numpy as np
 
+from .files import atomic_write, read_npz, strict_json
 from .fixed import Rounding
 from .network import Decision, Formats, Layer, Network, NetworkFileError, NeuronKind
 from .simulate import decide
@@ -451,7 +452,7 @@ def save_float_network(net: FloatNetwork, path) -> None:
             if value is not None:
                 arrays[f"layers.{i}.{name}"] = np.broadcast_to(
                     np.asarray(value, np.float64), (layer.size,)).copy()
-    with open(path, "wb") as fh:
+    with atomic_write(path, "float network file") as fh:
         np.savez_compressed(fh, **arrays)
 
 
@@ -462,16 +463,10 @@ def load_float_network(path) -> FloatNetwork:
     def fail(msg):
         raise NetworkFileError(f"{path}: {msg}")
 
+    contents = read_npz(path, "float network file", NetworkFileError)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        fail("no such file")
-    except (ValueError, OSError, EOFError) as exc:
-        fail(f"not a spikeforge float network file (.npz): {exc}")
-    try:
-        header = json.loads(str(contents["header"][()]))
-    except (KeyError, json.JSONDecodeError, TypeError, ValueError):
+        header = strict_json(str(contents["header"][()]))
+    except (KeyError, TypeError, ValueError, IndexError):
         fail("no readable JSON 'header' (is this a float network file?)")
     if not isinstance(header, dict) or header.get("format") != FLOAT_FILE_FORMAT:
         fail(f"header.format: expected {FLOAT_FILE_FORMAT!r}")

@@ -75,7 +75,23 @@ def load_torch_state_dict(path) -> dict:
             obj = obj[wrapper]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ImportFileError(f"{path}: not a state dict (a mapping of names to tensors)")
-    return {k: v.detach().to(torch.float64).numpy() for k, v in obj.items()}
+    out = {}
+    for key, tensor in obj.items():
+        # only dense real tensors with data: sparse, meta, quantised or complex ones are refused
+        if tensor.layout is not torch.strided or tensor.is_sparse:
+            raise ImportFileError(f"{path}: {key}: a {tensor.layout} tensor; a state dict for "
+                                  f"spikeforge holds dense tensors")
+        if tensor.is_meta or tensor.device.type != "cpu":
+            raise ImportFileError(f"{path}: {key}: a tensor without data ({tensor.device}); "
+                                  f"save the trained weights themselves")
+        if tensor.is_quantized or tensor.is_complex() or tensor.dtype is torch.bool:
+            raise ImportFileError(f"{path}: {key}: dtype {tensor.dtype}; expected real floats "
+                                  f"(dequantise first)")
+        if tensor.numel() > 1 << 26:
+            raise ImportFileError(f"{path}: {key}: {tensor.numel():,} elements, more than a "
+                                  f"network file may hold")
+        out[key] = tensor.detach().to(torch.float64).numpy()
+    return out
 
 
 def srnn_from_state_dict(state: dict, options: SrnnOptions | None = None) -> FloatNetwork:

@@ -59,7 +59,7 @@ def test_info(files, capsys):
 
 @pytest.mark.parametrize("make_bad,message", [
     (lambda t: t / "missing.npz", "no such file"),
-    (lambda t: (t / "j.npz").write_text("x") and t / "j.npz", "not a spikeforge network file"),
+    (lambda t: (t / "j.npz").write_text("x") and t / "j.npz", "not a network file"),
 ])
 def test_bad_network_is_one_line_exit_2(files, capsys, make_bad, message):
     *_, in_path, tmp = files

@@ -83,7 +83,7 @@ def test_bad_files_name_the_field(net, tmp_path, edit_header, edit_arrays, messa
 def test_not_a_network_file(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_text("hello")
-    with pytest.raises(NetworkFileError, match="not a spikeforge network file"):
+    with pytest.raises(NetworkFileError, match="not a network file"):
         Network.load(junk)
     with pytest.raises(NetworkFileError, match="no such file"):
         Network.load(tmp_path / "missing.npz")
