@@ -38,7 +38,11 @@ def _board(name):
 
 
 def _user_error(exc):
-    return _cli().CommandError(str(exc))
+    """A board-side failure as the CLI's one-line error: exit 2 for what the user asked
+    (a network that does not fit, an unknown board), 3 for a tool or a board that failed."""
+    from .fit import FitError
+    cli = _cli()
+    return cli.CommandError(str(exc), cli.EXIT_USAGE if isinstance(exc, FitError) else cli.EXIT_TOOL)
 
 
 def _boards_errors():

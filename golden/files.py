@@ -17,13 +17,14 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import zipfile
 
 import numpy as np
 
 __all__ = ["MAX_FILE_BYTES", "read_npz", "strict_json", "check_output", "atomic_write",
-           "OutputError"]
+           "atomic_folder", "check_output_folder", "OutputError"]
 
 #: Most bytes an ``.npz`` may hold once decompressed (all members together).
 MAX_FILE_BYTES = 2 << 30
@@ -168,23 +169,73 @@ def strict_json(text: str):
     return obj
 
 
-def check_output(path, what: str = "output") -> str:
-    """Refuse, before any work, an output path that cannot be written: a directory, a
-    missing or non-directory parent, a parent without write permission, a special file."""
-    path = os.fspath(path)
+def _check_parent(path: str) -> str:
     parent = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OutputError(f"{path}: is a directory; give a file name for the {what}")
     if not os.path.exists(parent):
         raise OutputError(f"{path}: folder {parent} does not exist")
     if not os.path.isdir(parent):
         raise OutputError(f"{path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{path}: folder {parent} is not writable")
+    try:                                   # the real test: can a file be made there?
+        fd, probe = tempfile.mkstemp(prefix=".spikeforge-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{path}: folder {parent} is not writable: {_first_line(exc)}") from None
+    return parent
+
+
+def check_output(path, what: str = "output") -> str:
+    """Refuse, before any work, an output path that cannot be written: a directory, a
+    missing or non-directory parent, a folder where no file can be made, a special file."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory; give a file name for the {what}")
     if os.path.exists(path) and not os.path.isfile(path):
         raise OutputError(f"{path}: is not a regular file (a device or pipe); the {what} is "
                           f"written by renaming a complete file into place")
+    _check_parent(path)
     return path
+
+
+def check_output_folder(path, marker: str, what: str = "output folder") -> str:
+    """Refuse a folder output that cannot be made, or a folder that holds other things than
+    an earlier output of the same kind (``marker``, a file every such output has)."""
+    path = os.fspath(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise OutputError(f"{path}: is a file, not a folder for the {what}")
+        if os.listdir(path) and not os.path.isfile(os.path.join(path, marker)):
+            raise OutputError(f"{path}: holds files that are not an earlier {what} (no {marker}); "
+                              f"give a new or empty folder, it is replaced as a whole")
+    _check_parent(path)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_folder(path, marker: str, what: str = "output folder"):
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` as a whole
+    (no stale files of an earlier output survive); on failure it is removed and ``path`` is
+    left as it was."""
+    path = os.path.abspath(check_output_folder(path, marker, what))
+    parent = os.path.dirname(path)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".old.", dir=parent)
+            os.rename(path, os.path.join(old, "previous"))
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"{path}: cannot be written: {_first_line(exc)}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -21,8 +21,8 @@ from .network import Decision, Network
 from .neuron import LayerState, layer_step, readout_value
 from .theta import phase_greater, unpack_state
 
-__all__ = ["Result", "simulate", "decide", "ttfs_decisions", "check_inputs", "InputError",
-           "accuracy", "operation_counts"]
+__all__ = ["Result", "simulate", "decide", "ttfs_decisions", "check_inputs", "check_labels",
+           "InputError", "accuracy", "operation_counts"]
 
 
 class InputError(ValueError):
@@ -188,6 +188,23 @@ def ttfs_decisions(out_spikes: np.ndarray, state: tuple, greater) -> np.ndarray:
     return best
 
 
+def check_labels(network: Network, y, steps: int) -> np.ndarray:
+    """Labels that can be scored: classes of the network's outputs, and (per step) at least
+    one step after ``skip_steps``."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise InputError(f"y: dtype {y.dtype}; labels are integer classes")
+    n = network.n_outputs
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= n):
+        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+        raise InputError(f"y: label {bad} is not a class of this network (0..{n - 1}, one per "
+                         f"output neuron)")
+    if network.decision is Decision.PER_STEP and network.skip_steps >= steps:
+        raise InputError(f"decision.skip_steps {network.skip_steps} >= {steps} steps per sample: "
+                         f"no step would be scored")
+    return y
+
+
 def accuracy(network: Network, decisions: np.ndarray, y: np.ndarray) -> float:
     """Fraction of correct decisions; per-step labels skip ``network.skip_steps``."""
     y = np.asarray(y)
@@ -195,9 +212,11 @@ def accuracy(network: Network, decisions: np.ndarray, y: np.ndarray) -> float:
         if y.shape != decisions.shape:
             raise InputError(f"y: shape {y.shape}; this network decides per step, so labels "
                              f"must be (samples, steps) = {decisions.shape}")
+        check_labels(network, y, decisions.shape[1])
         skip = network.skip_steps
         return float(np.mean(decisions[:, skip:] == y[:, skip:]))
     if y.shape != decisions.shape:
         raise InputError(f"y: shape {y.shape}; this network decides per sample, so labels "
                          f"must be (samples,) = {decisions.shape}")
+    check_labels(network, y, 1)
     return float(np.mean(decisions == y))

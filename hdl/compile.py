@@ -21,6 +21,7 @@ from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
+from ..golden.files import atomic_folder
 from .spram import SPRAM_PRIMITIVES
 from .theta import theta_stages
 
@@ -123,16 +124,24 @@ def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig(), *,
                            platform=platform)
 
 
-def compile_network(network: Network, config: HardwareConfig = HardwareConfig(), outdir=".") -> dict:
+def compile_network(network: Network, config: HardwareConfig, outdir) -> dict:
     """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``.
+
+    The folder is written whole or not at all: the files go into a temporary folder that
+    then replaces ``outdir`` (``golden.files.atomic_folder``), so an interrupted or failed
+    compile leaves the previous output as it was and a new one has no stale images. A
+    non-empty ``outdir`` that is not an earlier compile output (no manifest.json) is refused.
 
     The weights of ``config.spram_layers`` are ``SB_SPRAM256KA`` instances (iCE40 UP5K)
     in the Verilog: they have no initial contents, the host writes them (the manifest's
     memory entry says so and names no image)."""
     if not isinstance(network, Network):
         raise TypeError(f"compile_network: network must be a spikeforge Network, not {network!r}")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    with atomic_folder(outdir, "manifest.json", "compile output") as tmp:
+        return _write_outputs(network, config, Path(tmp))
+
+
+def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> dict:
     top = Accelerator(network, config)
     ports = [{"name": "clk", "direction": "in", "width": 1},
              {"name": "rst", "direction": "in", "width": 1}]

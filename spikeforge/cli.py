@@ -1,9 +1,12 @@
 """The ``spikeforge`` command line.
 
 Every command prints a human summary, or one JSON object with ``--json``.
-Bad input (a malformed network or input file, an unknown option value) gives a
-one-line ``spikeforge: error: ...`` on stderr and exit code 2; a mismatch
-between RTL and golden model gives exit code 1.
+Errors are one line, ``spikeforge: error: FILE: FIELD: what is wrong``, on
+stderr (under ``--json``: a JSON object ``{"error": ..., "exit_code": ...}`` on
+stdout instead). Exit codes (``EXIT_CODES``): 0 ok; 1 the RTL differs from the
+golden model; 2 bad input or usage; 3 an external tool failed (Verilator,
+Icarus, Yosys, nextpnr, a board); 130 interrupted; 70 an internal error (a bug
+in spikeforge: the only case that prints a traceback).
 """
 
 from __future__ import annotations
@@ -21,18 +24,37 @@ from . import __version__
 
 EXIT_MISMATCH = 1
 EXIT_USAGE = 2
+EXIT_TOOL = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {0: "ok", EXIT_MISMATCH: "the RTL differs from the golden model",
+              EXIT_USAGE: "bad input or usage", EXIT_TOOL: "an external tool or a board failed",
+              EXIT_INTERNAL: "internal error (a bug in spikeforge)",
+              EXIT_INTERRUPTED: "interrupted"}
+EXIT_EPILOG = "exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
 
 
 class CommandError(Exception):
-    """An error the user can act on; printed as one line, exit code 2."""
+    """An error the user can act on; printed as one line, exit code ``code`` (2: bad input,
+    3: a tool failed)."""
+
+    def __init__(self, message, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
 
 
 def _user_errors():
     from spikeforge.golden import FixedRangeError, InputError, NetworkFileError, QuantizeError
+    from spikeforge.golden.files import OutputError
     from spikeforge.importers import ImportFileError
     from spikeforge.nir_io import NirError
     return (CommandError, NetworkFileError, InputError, QuantizeError, FixedRangeError,
-            ImportFileError, NirError)
+            ImportFileError, NirError, OutputError)
+
+
+def _tool_errors():
+    from spikeforge.sim.tools import ToolError
+    return (ToolError,)
 
 
 def load_network(spec: str):
@@ -46,11 +68,38 @@ def load_network(spec: str):
 
 # -- output helpers --
 
+def _finite(obj):
+    """``obj`` with every non-finite float as None: strict JSON has no NaN or Infinity."""
+    if isinstance(obj, float):
+        return obj if obj == obj and abs(obj) != float("inf") else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _emit(args, report: dict, lines: list[str]) -> None:
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(_finite(report), indent=1, allow_nan=False))
     else:
         print("\n".join(lines))
+
+
+def load_inputs_for(net, path):
+    """An input file's events and labels, checked against ``net``; every problem names the
+    file (``FILE: x: ...``)."""
+    from .golden import InputError, check_inputs
+    from .golden.inputs import load_inputs
+    from .golden.simulate import check_labels
+    x, y = load_inputs(path)
+    try:
+        x = check_inputs(net, x)
+        if y is not None:
+            check_labels(net, y, x.shape[1])
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return x, y
 
 
 def _fmt_int(n) -> str:
@@ -109,8 +158,14 @@ def hardware_config(lanes: int):
     from .hdl.config import HardwareConfig
     try:
         return HardwareConfig(lanes=lanes)
-    except ValueError as exc:
-        raise CommandError(f"--lanes {lanes}: {exc}") from None
+    except ValueError:
+        raise CommandError(f"--lanes {lanes}: must be a power of two in 1..16") from None
+
+
+def check_output(path, what: str = "output"):
+    """An output file's path, checked before the work that produces it starts."""
+    from .golden.files import check_output as check
+    return check(path, what)
 
 
 def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", waves=None,
@@ -134,7 +189,7 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
             outcome = run_rtl(net, x, simulator=simulator, config=hardware_config(lanes),
                               engine=engine, waves=waves, progress=progress)
         except ToolError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), EXIT_TOOL) from None
         seconds = time.perf_counter() - start
         result = rtl_result(outcome)      # only what the RTL produced; None if undecodable
         cycles = outcome.cycles
@@ -204,11 +259,12 @@ def simulation_lines(net, report: dict, input_name: str) -> list[str]:
 
 
 def cmd_simulate(args) -> int:
-    from .golden import check_inputs
-    from .golden.inputs import load_inputs, save_outputs
+    from .golden.inputs import save_outputs
     net = load_network(args.network)
-    x, y = load_inputs(args.input)
-    check_inputs(net, x)
+    x, y = load_inputs_for(net, args.input)
+    hardware_config(args.lanes)
+    if args.output:
+        check_output(args.output, "output file")
     if args.waves and args.simulator == "golden":
         raise CommandError("--waves needs an RTL simulator (--simulator verilator or icarus)")
     if args.engine == "native" and args.simulator != "verilator":
@@ -304,6 +360,7 @@ def add_format_options(p) -> None:
 
 def cmd_import(args) -> int:
     from .golden import Decision, quantize
+    check_output(args.output, "network file")
     if args.source == "nir":
         from .nir_io import import_nir
         explicit = {"decision": Decision(args.decision)} if args.decision else {}
@@ -329,9 +386,23 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
+    import tempfile
+    from .golden.files import OutputError
     from .nir_io import export_nir
     net = load_network(args.network)
-    export_nir(net, args.output, dt=args.dt)
+    check_output(args.output, "NIR file")
+    # NIR writes the file itself: into a temporary name beside it, then renamed into place
+    folder = os.path.dirname(os.path.abspath(args.output))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(args.output) + ".", dir=folder)
+    os.close(fd)
+    try:
+        export_nir(net, tmp, dt=args.dt)
+        os.replace(tmp, args.output)
+    except OSError as exc:
+        raise OutputError(f"{args.output}: cannot be written: {exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     _emit(args, {"network": net.name, "to": args.target, "output": args.output, "dt": args.dt},
           [f"exported  {net.name}: {net.summary()}", f"wrote     {args.output} (NIR, dt {args.dt:g})"])
     return 0
@@ -344,6 +415,8 @@ def cmd_demo(args) -> int:
     net = load_network(f"builtin:{args.network}")
     if args.network != "digits":
         raise CommandError("the demo runs builtin:digits (its data ships with scikit-learn)")
+    if args.samples is not None and args.samples < 1:
+        raise CommandError(f"--samples {args.samples}: must be at least 1")
     x, y = load_digits_split("test")
     if args.samples:
         x, y = x[:args.samples], y[:args.samples]
@@ -394,8 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spikeforge",
         description="Generate event-driven FPGA accelerators for spiking neural networks, "
                     "simulate them against a bit-exact golden model, build them for open boards.",
-        epilog="NETWORK is a network file (.npz) or builtin:NAME. Exit codes: 0 ok, "
-               "1 RTL/golden mismatch or demo failure, 2 bad input or usage.")
+        epilog="NETWORK is a network file (.npz) or builtin:NAME. " + EXIT_EPILOG + ".")
     parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -479,17 +551,37 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run a parsed command: its exit code, and every failure reported as one line (or one
+    JSON object under ``--json``); a traceback only for an internal error."""
     try:
         return args.func(args)
     except _user_errors() as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_error(args, str(exc), getattr(exc, "code", EXIT_USAGE))
+    except _tool_errors() as exc:
+        return report_error(args, str(exc), EXIT_TOOL)
     except KeyboardInterrupt:
-        print("spikeforge: interrupted", file=sys.stderr)
-        return 130
+        return report_error(args, "interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:     # e.g. piped into head: stop quietly, as other tools do
         sys.stderr.close()
         return 0
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        return report_error(args, "internal error: this is a bug in spikeforge; please report "
+                            "it with the traceback above", EXIT_INTERNAL)
+
+
+def report_error(args, message: str, code: int) -> int:
+    message = " ".join(str(message).split("\n")).strip()   # one line, whatever the cause
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "exit_code": code, "meaning": EXIT_CODES.get(code)}))
+    else:
+        print(f"spikeforge: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
