@@ -69,6 +69,9 @@ def check_inputs(network: Network, x) -> np.ndarray:
         raise InputError(f"x: {x.shape[1]} steps per sample, but this theta network's trial is "
                          f"{network.theta.steps} ticks")
     fmt = network.formats.input
+    if x.dtype.kind == "u" and x.size and int(x.max()) > fmt.max:   # before int64 could wrap it
+        raise InputError(f"x: event value {int(x.max())} outside the network's input format "
+                         f"{fmt} [{fmt.min}, {fmt.max}]")
     x = x.astype(np.int64)
     bad = out_of_range(x, fmt)
     if bad is not None:

@@ -165,3 +165,36 @@ def test_theta_network_info_simulate_and_compile(tmp_path, capsys):
     save_inputs(tmp_path / "short.npz", x[:, :5], y)
     assert main(["simulate", str(tmp_path / "theta.npz"), "--input", str(tmp_path / "short.npz")]) == 2
     assert "trial is 12 ticks" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.full((2, 5, 4), 2 ** 64 - 1, np.uint64)}, "18446744073709551615"),
+    ({"x": np.zeros((2, 5, 4), np.int64), "y": np.full(2, 99)}, "label 99 is not a class"),
+    ({"x": np.zeros((2, 5, 4), np.int64), "z": np.zeros(2)}, "unexpected array 'z'"),
+])
+def test_inputs_that_used_to_give_wrong_results_are_refused(files, capsys, arrays, message):
+    _, net_path, *_, tmp = files
+    bad = tmp / "bad.npz"
+    np.savez(bad, **arrays)
+    assert main(["simulate", str(net_path), "--input", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(bad) in err and err.count("\n") == 1
+
+
+def test_errors_under_json_are_one_json_object_and_exit_codes_are_documented(files, capsys):
+    net, net_path, x, y, in_path, tmp = files
+    assert main(["simulate", str(tmp / "missing.npz"), "--input", str(in_path), "--json"]) == 2
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["exit_code"] == 2 and "no such file" in report["error"] and out.err == ""
+    assert main(["simulate", str(net_path), "--input", str(in_path), "--lanes", "3"]) == 2
+    assert "--lanes 3" in capsys.readouterr().err
+    assert main(["demo", "--samples", "0"]) == 2
+    assert "--samples 0" in capsys.readouterr().err
+    net.skip_steps = 30
+    net.save(tmp / "skip.npz")
+    assert main(["simulate", str(tmp / "skip.npz"), "--input", str(in_path), "--json"]) == 2
+    assert "skip_steps 30" in json.loads(capsys.readouterr().out)["error"]
+    help_text = subprocess.run([sys.executable, "-m", "spikeforge", "--help"], capture_output=True,
+                               text=True).stdout
+    assert "exit codes: 0 ok; 1 the RTL differs" in " ".join(help_text.split())
