@@ -23,6 +23,9 @@ EVENTS     N x input payload (``in_bytes`` each) none, once every event entered 
 Board to host, at any time between frames: RESULTS, N x output payload
 (``out_bytes`` each, ``hdl.protocol.output_layout``), as the core produces them.
 A bad frame is answered with ERROR, payload (``ErrorCode``, command byte).
+The host drops what it receives that is no frame of this grammar (``frame_lengths``:
+a known command byte, a length that command can have, a good CRC) and resynchronises
+on the next SYNC byte (``FrameDecoder``).
 Input and output payloads are the accelerator's stream payload bits
 (``hdl.protocol.input_layout`` / ``output_layout``), zero-padded to whole bytes.
 """
@@ -40,11 +43,16 @@ from ..hdl.protocol import input_layout, output_layout
 
 __all__ = ["SYNC", "PROTOCOL_VERSION", "MAX_PAYLOAD", "REPLY", "Command", "ErrorCode",
            "CRC_POLY", "crc8_step", "crc8", "encode_frame", "FrameDecoder", "FrameError",
-           "LinkInfo", "identify_payload", "parse_identify", "design_tag"]
+           "frame_lengths", "describe_command", "LinkInfo", "identify_payload", "parse_identify",
+           "design_tag", "MAX_RECORD_BITS", "MIN_DIVISOR"]
 
 SYNC = 0xA5
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 255
+#: The widest input or output record a board link carries (``BoardLink``).
+MAX_RECORD_BITS = 64
+#: The fewest clocks per UART bit (``boards.uart``).
+MIN_DIVISOR = 4
 #: A reply's command byte is the request's with this bit set.
 REPLY = 0x80
 CRC_POLY = 0x07
@@ -94,40 +102,160 @@ def encode_frame(command: int, payload: bytes = b"") -> bytes:
 
 
 class FrameError(ValueError):
-    """A received frame failed its checksum."""
+    """A received frame breaks the protocol (e.g. an IDENTIFY reply that is no spikeforge's)."""
+
+
+def _multiples(size: int, least: int = 0) -> frozenset:
+    return frozenset(range(least, MAX_PAYLOAD + 1, size))
+
+
+_ANY = frozenset(range(MAX_PAYLOAD + 1))
+#: IDENTIFY reply: version, in/out/addr bits, tag, clock, divisor (``identify_payload``).
+IDENTIFY_BYTES = 16
+
+
+def frame_lengths(direction: str = "both", *, in_bytes: int | None = None,
+                  out_bytes: int | None = None) -> dict[int, frozenset]:
+    """The payload lengths each command byte may have on the link, by direction
+    (``"to_board"``, ``"to_host"`` or ``"both"``): the frame grammar ``FrameDecoder``
+    holds received frames to. ``in_bytes``/``out_bytes`` (from IDENTIFY) narrow EVENTS
+    and RESULTS to whole records; RESULTS carry at least one."""
+    if direction not in ("to_board", "to_host", "both"):
+        raise ValueError(f"direction {direction!r}: 'to_board', 'to_host' or 'both'")
+    to_board = {Command.IDENTIFY: frozenset({0}), Command.RESET: frozenset({0}),
+                Command.WRITE: _multiples(WRITE_RECORD), Command.READ: _multiples(READ_RECORD),
+                Command.EVENTS: _multiples(in_bytes) if in_bytes else _ANY}
+    to_host = {Command.IDENTIFY | REPLY: frozenset({IDENTIFY_BYTES}),
+               Command.RESET | REPLY: frozenset({0}), Command.WRITE | REPLY: frozenset({0}),
+               Command.READ | REPLY: _multiples(READ_RECORD),
+               Command.EVENTS | REPLY: frozenset({0}),
+               Command.RESULTS: _multiples(out_bytes, out_bytes) if out_bytes else _ANY - {0},
+               Command.ERROR: frozenset({2})}
+    table = {}
+    if direction != "to_host":
+        table.update(to_board)
+    if direction != "to_board":
+        table.update(to_host)
+    return {int(k): v for k, v in table.items()}
+
+
+def describe_command(code: int) -> str:
+    """``0x84 (READ reply)``: a command byte as the protocol names it."""
+    names = {int(c): c.name for c in Command}
+    if code in names:
+        return f"0x{code:02x} ({names[code]})"
+    if code & REPLY and code & ~REPLY in names:
+        return f"0x{code:02x} ({names[code & ~REPLY]} reply)"
+    return f"0x{code:02x} (no command)"
+
+
+def _bytes(n: int) -> str:
+    return f"{n} byte{'s' if n != 1 else ''}"
+
+
+def describe_lengths(lengths: frozenset) -> str:
+    """What a set of allowed payload lengths is, in words."""
+    if len(lengths) == 1:
+        return f"exactly {_bytes(next(iter(lengths)))}"
+    values = sorted(lengths)
+    step = values[1] - values[0]
+    if values == list(range(values[0], values[-1] + 1, step)):
+        if step == 1:
+            return f"{values[0]} to {values[-1]} bytes"
+        return f"a multiple of {step} bytes{f' (at least {values[0]})' if values[0] else ''}"
+    return f"one of {values} bytes"
 
 
 class FrameDecoder:
-    """Bytes in, ``(command, payload)`` frames out; garbage before SYNC is skipped."""
+    """Bytes in, ``(command, payload)`` frames out.
 
-    def __init__(self):
+    Whatever is not a frame of the protocol (``frame_lengths``) is dropped: bytes before a
+    SYNC byte, and a candidate frame with an unknown command byte, a length that command
+    cannot have, or a bad CRC. A rejected candidate costs only its SYNC byte: the decoder
+    rescans from the byte after it, so a good frame that began inside the bad bytes is
+    still found. ``feed`` never raises and never loses a frame it decoded.
+
+    ``skipped`` counts the bytes dropped, ``rejected`` the candidates thrown away,
+    ``last_rejected`` says why the last one was (None: none yet). Every byte fed is in a
+    returned frame, in ``skipped``, or held in ``pending`` (the start of a frame still
+    arriving).
+    """
+
+    def __init__(self, lengths: dict[int, frozenset] | None = None):
+        self.lengths = dict(frame_lengths() if lengths is None else lengths)
         self._buf = bytearray()
         self.skipped = 0
+        self.rejected = 0
+        self.last_rejected: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes held: the start of a frame not yet complete."""
+        return len(self._buf)
+
+    def _reject(self, why: str) -> None:
+        self.rejected += 1
+        self.skipped += 1          # the candidate's SYNC byte
+        self.last_rejected = why
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         self._buf += data
+        return self._scan()
+
+    def flush(self) -> list[tuple[int, bytes]]:
+        """Give up on the frame start held in ``pending`` (the line went quiet in the middle
+        of it: it was noise) and decode what follows it; nothing is held afterwards."""
         frames = []
+        while self._buf:
+            self._reject(f"a {describe_command(self._buf[1])} frame cut short after "
+                         f"{_bytes(len(self._buf))}" if len(self._buf) > 1 else
+                         "a SYNC byte with nothing after it")
+            del self._buf[:1]
+            frames += self._scan()
+        return frames
+
+    def _scan(self) -> list[tuple[int, bytes]]:
+        buf, frames, pos = self._buf, [], 0
         while True:
-            start = self._buf.find(SYNC)
+            start = buf.find(SYNC, pos)
             if start < 0:
-                self.skipped += len(self._buf)
-                self._buf.clear()
-                return frames
-            if start:
-                self.skipped += start
-                del self._buf[:start]
-            if len(self._buf) < 3:
-                return frames
-            length = self._buf[2]
-            if len(self._buf) < 4 + length:
-                return frames
-            body = bytes(self._buf[1:3 + length])
-            crc = self._buf[3 + length]
-            if crc8(body) != crc:
-                raise FrameError(f"received frame (command 0x{body[0]:02x}, {length} bytes) "
-                                 f"has CRC 0x{crc:02x}, expected 0x{crc8(body):02x}")
-            del self._buf[:4 + length]
-            frames.append((body[0], body[2:]))
+                self.skipped += len(buf) - pos
+                pos = len(buf)
+                break
+            self.skipped += start - pos
+            pos = start
+            if len(buf) - start < 3:
+                if len(buf) - start == 2 and buf[start + 1] not in self.lengths:
+                    self._reject(f"a frame with command byte 0x{buf[start + 1]:02x}, which is "
+                                 f"no command of the link")
+                    pos = start + 1
+                    continue
+                break
+            command, length = buf[start + 1], buf[start + 2]
+            allowed = self.lengths.get(command)
+            if allowed is None:
+                self._reject(f"a frame with command byte 0x{command:02x}, which is no command "
+                             f"of the link")
+                pos = start + 1
+                continue
+            if length not in allowed:
+                self._reject(f"a {describe_command(command)} frame with {_bytes(length)} of "
+                             f"payload (the protocol allows {describe_lengths(allowed)})")
+                pos = start + 1
+                continue
+            end = start + 4 + length
+            if len(buf) < end:
+                break
+            crc = crc8(buf[start + 1:end - 1])
+            if crc != buf[end - 1]:
+                self._reject(f"a {describe_command(command)} frame with {_bytes(length)} of "
+                             f"payload and CRC 0x{buf[end - 1]:02x}, not 0x{crc:02x}")
+                pos = start + 1
+                continue
+            frames.append((command, bytes(buf[start + 3:end - 1])))
+            pos = end
+        del buf[:pos]
+        return frames
 
 
 def design_tag(network: Network, config: HardwareConfig) -> int:
@@ -186,8 +314,19 @@ def identify_payload(info: LinkInfo) -> bytes:
 
 
 def parse_identify(payload: bytes) -> LinkInfo:
-    if len(payload) != 16 or payload[0] != PROTOCOL_VERSION:
+    """The ``LinkInfo`` of an IDENTIFY reply; FrameError names the field a board cannot have."""
+    if len(payload) != IDENTIFY_BYTES or payload[0] != PROTOCOL_VERSION:
         raise FrameError(f"IDENTIFY reply {payload.hex()} is not spikeforge link protocol "
                          f"version {PROTOCOL_VERSION}")
     u32 = [int.from_bytes(payload[k:k + 4], "little") for k in (4, 8, 12)]
-    return LinkInfo(payload[1], payload[2], payload[3], *u32)
+    info = LinkInfo(payload[1], payload[2], payload[3], *u32)
+    for field, value, lo, hi, what in (
+            ("in_bits", info.in_bits, 1, MAX_RECORD_BITS, "input record bits"),
+            ("out_bits", info.out_bits, 1, MAX_RECORD_BITS, "output record bits"),
+            ("addr_bits", info.addr_bits, 1, 32, "configuration address bits"),
+            ("clk_hz", info.clk_hz, 1, 0xFFFF_FFFF, "clock in Hz"),
+            ("divisor", info.divisor, MIN_DIVISOR, 0xFFFF_FFFF, "UART clocks per bit")):
+        if not lo <= value <= hi:
+            raise FrameError(f"IDENTIFY reply {payload.hex()}: {field} {value} ({what}) is "
+                             f"impossible; the link allows {lo}..{hi}")
+    return info
