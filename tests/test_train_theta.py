@@ -238,7 +238,7 @@ def test_adabelief_first_step_is_a_signed_lr_step():
 def tiny_theta_recipe(**changes):
     base = THETA_RECIPES["digits-ttfs"].replace(name="tiny-theta", n_inputs=6, hidden=(8,),
                                                 n_outputs=2, steps=16, batch=8, epochs=3,
-                                                w_scale=3.0, lr=2e-2)
+                                                w_scale=3.0, lr=2e-2, qat_epochs=0)
     return base.replace(**changes)
 
 
@@ -273,6 +273,36 @@ def test_tiny_theta_training_is_deterministic_and_resumes(tmp_path):
             tmp_path / "p.ckpt")
 
 
+def test_fake_quantisation_is_golden_quantize_and_qat_trains_on_it(tmp_path):
+    from spikeforge.golden import Formats
+    from spikeforge.train.theta import fake_quantize
+    net = spiking_net()
+    for fmt in (Formats(weight_bits=8, state_bits=16), Formats(weight_bits=5, state_bits=16)):
+        golden = quantize(net.export(32, 2.0), fmt)
+        for w, layer in zip(net.weights, golden.layers):
+            grid = fake_quantize(w, NEURON.r, fmt).detach().numpy() / layer.scale
+            assert np.array_equal(grid, np.round(grid)) and np.array_equal(grid, layer.w_in)
+    # QAT epochs: runs use the golden weights, the gradient passes straight through
+    x, y = tiny_theta_data()
+    recipe = tiny_theta_recipe(epochs=1, qat_epochs=2, formats=Formats(weight_bits=4, state_bits=16))
+    trainer = ThetaTrainer(recipe, seed=1, progress=False, checkpoint=tmp_path / "q.ckpt")
+    history = trainer.fit(x[:40], y[:40], x[40:], y[40:])
+    assert [h["phase"] for h in history] == ["float", "qat", "qat"]
+    assert trainer.model.quant is recipe.formats
+    fnet = trainer.model.export(16, 2.0)
+    golden = quantize(fnet, recipe.formats)
+    tick, trial = exact_trial(NEURON, 2.0, 16)
+    with torch.no_grad():
+        run = trainer.model.run(x, tick, trial)
+    ref = simulate(golden, x)
+    first = run.first[0].numpy()
+    spiked = ref.spikes[0].any(axis=1)
+    assert (spiked == np.isfinite(first)).mean() > 0.98 and spiked.sum() > 50
+    resumed = ThetaTrainer(recipe, seed=1, progress=False)
+    resumed.load_checkpoint(tmp_path / "q.ckpt")
+    assert resumed.model.quant is recipe.formats
+
+
 def test_from_float_round_trip():
     net = spiking_net()
     fnet = net.export(32, 2.0)
@@ -290,8 +320,8 @@ def test_from_float_round_trip():
 def test_train_digits_ttfs_writes_network_float_twin_and_test_set(tmp_path, capsys):
     from spikeforge.train.cli import main
     out = tmp_path / "dt.npz"
-    assert main(["digits-ttfs", "-o", str(out), "--epochs", "1", "--steps", "16", "--json",
-                 "--no-progress"]) == 0
+    assert main(["digits-ttfs", "-o", str(out), "--epochs", "1", "--qat-epochs", "1",
+                 "--steps", "16", "--json", "--no-progress"]) == 0
     report = json.loads(capsys.readouterr().out)
     net = Network.load(out)
     fnet = FloatNetwork.load(tmp_path / "dt.float.npz")
@@ -308,7 +338,7 @@ def test_train_digits_ttfs_writes_network_float_twin_and_test_set(tmp_path, caps
     result = simulate(net, x)
     assert np.mean(result.decisions == y) == pytest.approx(report["fixed_accuracy"])
     assert np.mean(simulate_float(fnet, x).decisions == y) == pytest.approx(report["float_accuracy"])
-    assert report["kept_epoch"] == 1 and report["valid_samples"] == 202
+    assert report["kept_epoch"] == 2 and report["valid_samples"] == 202
     assert (tmp_path / "dt.ckpt").is_file()
 
 
@@ -356,7 +386,8 @@ def test_train_mnist_ttfs_on_small_idx_files(tmp_path, capsys):
     (["digits-ttfs", "--steps", "5000"], "--steps 5000"),
     (["digits-ttfs", "--epochs", "-2"], "--epochs -2"),
     (["digits-ttfs", "--images", "{img}"], "only for mnist-ttfs"),
-    (["digits-ttfs", "--qat-epochs", "3"], "--qat-epochs: not used by digits-ttfs"),
+    (["digits-ttfs", "--qat-epochs", "-3"], "--qat-epochs -3"),
+    (["digits-ttfs", "--data", "somewhere"], "--data: not used by digits-ttfs"),
     (["digits-ttfs", "--weight-bits", "40"], "--weight-bits"),
     (["digits-ttfs", "--resume"], "--resume: no checkpoint"),
     (["digits", "--steps", "16"], "--steps: only for the theta tasks"),

@@ -223,7 +223,8 @@ def theta_task_data(task: str, steps: int, *, seed_split: int = 0, images=None, 
     return x[~held], y[~held], x[held], y[held]
 
 
-def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test_out=None,
+def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=None, seed=0,
+                     test_out=None,
                      float_out=None, checkpoint=None, resume=False, threads=1, lr=None,
                      batch=None, weight_bits=None, images=None, labels=None, test_images=None,
                      test_labels=None, progress=True, log=None) -> dict:
@@ -241,7 +242,8 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
     if steps is not None and not THETA_STEPS[0] <= steps <= THETA_STEPS[1]:
         raise error(f"--steps {steps!r}: must be an integer in {THETA_STEPS[0]}..{THETA_STEPS[1]} "
                     f"(ticks per trial of T = 2)")
-    for name, value in (("epochs", epochs), ("threads", threads), ("batch", batch)):
+    for name, value in (("epochs", epochs), ("qat_epochs", qat_epochs), ("threads", threads),
+                        ("batch", batch)):
         _positive(name, value)
     if lr is not None and not lr > 0:
         raise error(f"--lr {lr!r}: must be > 0")
@@ -269,8 +271,8 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
 
     torch.set_num_threads(threads)
     recipe = THETA_RECIPES[task]
-    changes = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("lr", lr),
-                                 ("batch", batch)) if v is not None}
+    changes = {k: v for k, v in (("epochs", epochs), ("qat_epochs", qat_epochs), ("steps", steps),
+                                 ("lr", lr), ("batch", batch)) if v is not None}
     if weight_bits is not None:
         try:
             changes["formats"] = dataclasses.replace(recipe.formats, weight_bits=weight_bits)
@@ -336,7 +338,7 @@ def train_theta_task(task: str, output, *, epochs=None, steps=None, seed=0, test
         "checkpoint": checkpoint, "seed": seed, "summary": network.summary(),
         "formats": network.formats.to_json(), "recipe": recipe.to_json(),
         "steps": th.steps, "tick": th.tick, "trial": th.steps * th.tick,
-        "epochs": recipe.epochs, "kept_epoch": kept,
+        "epochs": recipe.epochs, "qat_epochs": recipe.qat_epochs, "kept_epoch": kept,
         "valid_accuracy": valid.get("valid_accuracy"),
         "valid_fixed_accuracy": valid.get("valid_fixed_accuracy"),
         "valid_fixed_ordinary_accuracy": valid.get("valid_fixed_ordinary_accuracy"),
@@ -363,7 +365,8 @@ def print_theta_report(report) -> None:
     print("\n".join([
         f"network    {report['network']}: {report['summary']}, {report['steps']} ticks of "
         f"{report['tick']:.5f} (T = {report['trial']:.4f})",
-        f"trained    {report['epochs']} epochs (kept epoch {report['kept_epoch']}), seed "
+        f"trained    {report['epochs']} float + {report['qat_epochs']} quantisation-aware epochs "
+        f"(kept epoch {report['kept_epoch']}), seed "
         f"{report['seed']}, {report['train_seconds']:.0f} s ({report['seconds_per_epoch']:.2f} "
         f"s/epoch)",
         f"validation fixed-point {pct(report['valid_fixed_accuracy'])} (ordinary spikes only "
@@ -396,11 +399,12 @@ def cmd_train(args) -> int:
 
     from .data import THETA_TASKS
     if args.task in THETA_TASKS:
-        for name in ("qat_epochs", "data"):
+        for name in ("data",):
             if getattr(args, name) is not None:
                 raise _command_error()(f"--{name.replace('_', '-')}: not used by {args.task}")
         report = train_theta_task(
-            args.task, args.output, epochs=args.epochs, steps=args.steps, seed=args.seed,
+            args.task, args.output, epochs=args.epochs, qat_epochs=args.qat_epochs,
+            steps=args.steps, seed=args.seed,
             test_out=args.test_out, float_out=args.float_out, checkpoint=args.checkpoint,
             resume=args.resume, threads=args.threads, lr=args.lr, batch=args.batch,
             weight_bits=args.weight_bits, images=args.images, labels=args.labels,

@@ -55,7 +55,7 @@ from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
 
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
            "ThetaTrainer", "AdaBelief", "shift_ttfs", "SHIFTS", "evaluate_continuous", "flip_ttfs", "theta_of",
-           "exact_trial", "discrete_figures",
+           "exact_trial", "discrete_figures", "fake_quantize",
            "evaluate_theta"]
 
 #: The paper's neuron: tau = 6 / pi, I0 = 5/4, so r = 1 and Theta = 6.
@@ -135,6 +135,7 @@ class ThetaNet(nn.Module):
         if n_inputs < 1 or not sizes or min(sizes) < 1:
             raise ValueError(f"layer sizes {n_inputs!r} -> {sizes!r}: must be positive")
         self.n_inputs, self.sizes, self.neuron, self.name = int(n_inputs), sizes, neuron, name
+        self.quant: Formats | None = None    # set: runs use the quantised weights (QAT)
         gen = torch.Generator().manual_seed(seed)
         self.weights = nn.ParameterList()
         self.phi0 = nn.ParameterList()
@@ -146,6 +147,13 @@ class ThetaNet(nn.Module):
             self.phi0.append(nn.Parameter(torch.full((size,), neuron.period / 2,
                                                      dtype=torch.float64)))
             rows = size
+
+    def layer_weights(self) -> list:
+        """The weights a run uses: the float ones, or with ``self.quant`` set (quantisation-
+        aware training) those ``golden.quantize`` makes of them, straight-through."""
+        if self.quant is None:
+            return list(self.weights)
+        return [fake_quantize(w, self.neuron.r, self.quant) for w in self.weights]
 
     @torch.no_grad()
     def clamp_(self):
@@ -164,6 +172,7 @@ class ThetaNet(nn.Module):
                              f"{self.n_inputs})")
         batch, steps, _ = x.shape
         sizes, n = self.sizes, sum(self.sizes)
+        weights = self.layer_weights()
         offsets = np.cumsum([0] + sizes)
         layer_of = torch.as_tensor(np.repeat(np.arange(len(sizes)), sizes))
         rows = torch.arange(batch)
@@ -175,7 +184,7 @@ class ThetaNet(nn.Module):
         has = active.gather(1, order)
         in_time = torch.where(has, order.to(torch.float64) * tick, torch.inf)
         in_time = torch.cat([in_time, torch.full((batch, 1), torch.inf, dtype=torch.float64)], 1)
-        pulses = x[rows[:, None], order] @ self.weights[0]                    # (B, E, size0)
+        pulses = x[rows[:, None], order] @ weights[0]                         # (B, E, size0)
         pulses = torch.cat([F.pad(pulses, (0, n - sizes[0])),
                             torch.zeros(batch, 1, n, dtype=torch.float64)], 1)
 
@@ -183,7 +192,7 @@ class ThetaNet(nn.Module):
         blocks = []
         for l, size in enumerate(sizes):
             if l + 1 < len(sizes):
-                w = self.weights[l + 1]
+                w = weights[l + 1]
                 blocks.append(F.pad(w, (int(offsets[l + 1]), n - int(offsets[l + 2]))))
             else:
                 blocks.append(torch.zeros(size, n, dtype=torch.float64))
@@ -229,9 +238,9 @@ class ThetaNet(nn.Module):
         phi_end = split(phi)
         rate = None
         for l in range(len(sizes) - 1):   # pseudo-rates; the inputs' is 0
-            drive = torch.zeros_like(phi_end[l]) if rate is None else rate @ self.weights[l]
+            drive = torch.zeros_like(phi_end[l]) if rate is None else rate @ weights[l]
             rate = neuron.pulse(phi_end[l], drive) / theta
-        drive = torch.zeros_like(phi_end[-1]) if rate is None else rate @ self.weights[-1]
+        drive = torch.zeros_like(phi_end[-1]) if rate is None else rate @ weights[-1]
         t_pseudo = trial + theta - neuron.pulse(phi_end[-1], drive)
         first_out = split(first)[-1]
         t_out = torch.where(torch.isfinite(first_out), first_out, t_pseudo)
@@ -269,6 +278,21 @@ class ThetaNet(nn.Module):
                 model.phi0[l].copy_(torch.as_tensor(np.broadcast_to(phi0, (layer.size,)).copy(),
                                                     dtype=torch.float64))
         return model
+
+
+def fake_quantize(w, r: float, formats: Formats):
+    """``w`` (V units) on the grid ``golden.quantize`` puts a theta layer's weights on: one
+    power-of-two scale per layer, the largest that fits ``formats.weight``, rounded half to
+    even and saturated; the gradient passes straight through the rounding."""
+    largest = float(w.detach().abs().max()) / r
+    shift = 30 if largest == 0 else min(int(math.floor(math.log2(formats.weight.max / largest))), 30)
+    if shift < 0:
+        raise ValueError(f"weights up to {largest * r:.3g} do not fit weight_bits="
+                         f"{formats.weight_bits}")
+    one = float(1 << shift)
+    raw = w / r * one
+    rounded = torch.clamp(torch.round(raw), formats.weight.min, formats.weight.max)
+    return (raw + (rounded - raw).detach()) * (r / one)
 
 
 def exact_trial(neuron: ThetaNeuron, trial: float, steps: int, decay_bits: int = 16) -> tuple:
@@ -369,6 +393,8 @@ class ThetaRecipe:
     shift_shape: tuple | None = None   # input channels as an image: random one-pixel shifts
     w_scale: float = 0.5
     optimizer: str = "adabelief"   # or 'adam'
+    qat_epochs: int = 0           # then quantisation-aware epochs (weights on the golden grid)
+    qat_lr: float = 2e-4          # their learning rate (constant)
     validation: float = 0.15      # fraction of the training samples held out
     keep: str = "last"            # the epoch the command keeps: 'last', or 'best' on validation
     formats: Formats = field(default_factory=lambda: THETA_FORMATS)
@@ -390,9 +416,10 @@ class ThetaRecipe:
 
 THETA_RECIPES = {
     # 64-100-100-10; 400 epochs with the learning rate decayed e-fold every 133 (to 2e-4),
-    # the last epoch kept; 32 ticks (docs/theta.md: chosen on the validation split)
+    # then 30 quantisation-aware epochs at 2e-4, the last epoch kept; 32 ticks (docs/theta.md:
+    # each choice measured on the validation split)
     "digits-ttfs": ThetaRecipe(name="digits-ttfs", n_inputs=64, hidden=(100, 100), steps=32,
-                               epochs=400, lr_decay_epochs=133.0),
+                               epochs=400, lr_decay_epochs=133.0, qat_epochs=30),
     # the paper's MNIST setup: 784-100-100-10, pixel >= 128 spikes at t = 0, T = 2
     "mnist-ttfs": ThetaRecipe(name="mnist-ttfs", n_inputs=784, hidden=(100, 100), steps=32,
                               batch=100, epochs=100, validation=1 / 12),
@@ -426,12 +453,19 @@ class ThetaTrainer:
         r = self.recipe
         return r.lr * math.exp(-batches_done / (r.lr_decay_epochs * batches_per_epoch))
 
+    @property
+    def total_epochs(self) -> int:
+        return self.recipe.epochs + self.recipe.qat_epochs
+
     def run_epoch(self, x, y) -> dict:
         r = self.recipe
+        qat = self.epoch >= r.epochs
+        self.model.quant = r.formats if qat else None
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(x))
         batches = [order[i:i + r.batch] for i in range(0, len(order), r.batch)]
-        bar = _bar(len(batches), f"{r.name} {self.epoch + 1}/{r.epochs}", self.progress)
+        bar = _bar(len(batches), f"{r.name} {'qat' if qat else 'float'} {self.epoch + 1}/"
+                   f"{self.total_epochs}", self.progress)
         total, correct, spiked = 0.0, 0, 0
         self.model.train()
         for b, idx in enumerate(batches):
@@ -441,7 +475,8 @@ class ThetaTrainer:
             if r.p_flip:
                 xb = flip_ttfs(xb, r.p_flip, rng)
             for g in self.optimizer.param_groups:
-                g["lr"] = self.lr_at(self.epoch * len(batches) + b, len(batches))
+                g["lr"] = r.qat_lr if qat else self.lr_at(self.epoch * len(batches) + b,
+                                                           len(batches))
             run = self.model.run(xb, self.tick, self.trial)
             loss = ttfs_loss(run.t_out, y[idx], self.trial, r.gamma)
             self.optimizer.zero_grad()
@@ -458,17 +493,19 @@ class ThetaTrainer:
         if bar is not None:
             bar.close()
         self.epoch += 1
-        return {"epoch": self.epoch, "loss": total / len(x), "train_accuracy": correct / len(x),
+        return {"epoch": self.epoch, "phase": "qat" if qat else "float",
+                "loss": total / len(x), "train_accuracy": correct / len(x),
                 "train_output_spiked": spiked / len(x),
                 "lr": self.optimizer.param_groups[0]["lr"]}
 
     def fit(self, x, y, x_valid=None, y_valid=None, *, epochs: int | None = None,
             score_fn=None) -> list[dict]:
-        """Train up to ``epochs`` (default the recipe's). With a validation set, measure it
+        """Train up to ``epochs`` (default the recipe's float and QAT epochs; from epoch
+        ``recipe.epochs`` on, runs use the quantised weights). With a validation set, measure it
         after every epoch and keep the parameters of the best-scoring epoch in
         ``self.best``: ``score_fn(model)`` returns a dict of validation figures with a
         ``score`` (default: the continuous model's accuracy)."""
-        epochs = self.recipe.epochs if epochs is None else epochs
+        epochs = self.total_epochs if epochs is None else epochs
         x, y = np.asarray(x), np.asarray(y)
         if score_fn is None and x_valid is not None:
             def score_fn(model):
@@ -496,6 +533,8 @@ class ThetaTrainer:
         """Load the best validation epoch's parameters (if a validation set was given)."""
         if self.best is not None:
             self.model.load_state_dict(self.best["state"])
+            self.model.quant = self.recipe.formats if self.best["epoch"] > self.recipe.epochs \
+                else None
 
     # -- checkpoints: tensors and plain data only (torch.load(weights_only=True)) --
 
@@ -545,6 +584,7 @@ class ThetaTrainer:
             raise ValueError(f"{path}: parameters do not fit recipe {self.recipe.name!r}: "
                              f"{str(exc).splitlines()[0]}") from None
         self.epoch, self.history, self.best = epoch, history, best
+        self.model.quant = self.recipe.formats if epoch > self.recipe.epochs else None
 
 
 def _bar(total, desc, enabled):
