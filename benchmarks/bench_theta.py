@@ -17,6 +17,7 @@ and the fixed-point golden model (``golden.simulate``), those two with the no-sp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -24,7 +25,7 @@ from importlib import resources
 
 import numpy as np
 
-from spikeforge.golden import Formats, Network, quantize, simulate, simulate_float
+from spikeforge.golden import Network, quantize, simulate, simulate_float
 from spikeforge.golden.reference import FloatLayer, FloatNetwork, FloatTheta
 from spikeforge.golden.theta import phase_of, unpack_state
 
@@ -80,9 +81,12 @@ def error_stats(err) -> dict:
             "max": float(err.max())}
 
 
-def spike_time_errors(fnet, formats, x, first_cont) -> list[dict]:
-    """Per layer: |first spike time| error of the fixed-point and the discrete float model
-    against the continuous one, over spikes present in both (median, p95, max)."""
+def spike_time_errors(fnet, formats, x, first_cont, first_grid) -> list[dict]:
+    """Per layer: |first spike time| error, over spikes present in both (median, p95, max),
+    of the fixed point against the continuous model run with the same (quantised) weights
+    ('fixed': the neuron datapath and, from layer 1 on, the discrete delivery of spikes)
+    and against the float network ('fixed_vs_float_weights': plus weight quantisation),
+    and of the discrete float model against the float network ('float')."""
     tick = fnet.theta.tick
     rows = []
     for l in range(len(fnet.layers)):
@@ -92,9 +96,10 @@ def spike_time_errors(fnet, formats, x, first_cont) -> list[dict]:
         t_fixed = first_spike_times(fixed.spikes[-1], fixed_phases(net, fixed), tick)
         flt = simulate_float(part, x)
         t_float = first_spike_times(flt.spikes[-1], flt.readout, tick)
-        cont = first_cont[l]
-        row = {"layer": l, "spikes": int(np.isfinite(cont).sum())}
-        for name, t in (("fixed", t_fixed), ("float", t_float)):
+        row = {"layer": l, "spikes": int(np.isfinite(first_cont[l]).sum())}
+        for name, t, cont in (("fixed", t_fixed, first_grid[l]),
+                              ("fixed_vs_float_weights", t_fixed, first_cont[l]),
+                              ("float", t_float, first_cont[l])):
             both = np.isfinite(t) & np.isfinite(cont)
             err = np.abs(t[both] - cont[both])
             row[name] = {**error_stats(err),
@@ -119,8 +124,7 @@ def single_neuron_errors(fnet, formats, neurons: int = 4000, seed: int = 0) -> d
     x[0, 0, 0] = 1
     out = {}
     for name, fmt in (("weights_as_formats", formats),
-                      ("weights_16_bits", Formats(weight_bits=16, state_bits=formats.state_bits,
-                                                  decay_bits=formats.decay_bits))):
+                      ("weights_16_bits", dataclasses.replace(formats, weight_bits=16))):
         net = quantize(single, fmt)
         result = simulate(net, x)
         t = first_spike_times(result.spikes[-1], fixed_phases(net, result), th.tick)[0]
@@ -165,6 +169,11 @@ def measure(network_path, float_path, *, ticks, timed_epochs, neurons) -> dict:
     with torch.no_grad():
         run = model.run(x, th.tick, th.steps * th.tick)
     first_cont = [f.numpy() for f in run.first]
+    model.quant = formats               # the continuous model on the fixed point's weights
+    with torch.no_grad():
+        run = model.run(x, th.tick, th.steps * th.tick)
+    first_grid = [f.numpy() for f in run.first]
+    model.quant = None
     start = time.perf_counter()
     fixed_result = simulate(net, x)
     fixed_seconds = time.perf_counter() - start
@@ -188,7 +197,13 @@ def measure(network_path, float_path, *, ticks, timed_epochs, neurons) -> dict:
         curve.append({"steps": n, "tick": f.theta.tick, "float": discrete(simulate_float(f, xs), ys),
                       "fixed": discrete(simulate(q, xs), ys)})
     report["ticks"] = curve
-    report["spike_time_error"] = spike_time_errors(fnet, formats, x, first_cont)
+    sweep = []
+    for weight_bits, state_bits in ((6, 16), (7, 16), (10, 16), (8, 12), (8, 14), (8, 20)):
+        fmt = dataclasses.replace(formats, weight_bits=weight_bits, state_bits=state_bits)
+        sweep.append({"weight_bits": weight_bits, "state_bits": state_bits,
+                      "fixed": discrete(simulate(quantize(fnet, fmt), x), y)})
+    report["formats_sweep"] = sweep
+    report["spike_time_error"] = spike_time_errors(fnet, formats, x, first_cont, first_grid)
     report["single_neuron_error"] = single_neuron_errors(fnet, formats, neurons)
     synapses = net.synapses()
     report["operations"] = {
@@ -225,11 +240,17 @@ def show(r) -> None:
         print(f"  {row['steps']:4d} ticks (tick {row['tick']:.4f}): float {pct(row['float']['accuracy'])}"
               f" / {pct(row['float']['ordinary_accuracy'])}   fixed {pct(row['fixed']['accuracy'])}"
               f" / {pct(row['fixed']['ordinary_accuracy'])}")
-    print("first-spike-time error vs the continuous model (model time units; Theta = 6, T = 2)")
+    print("fixed point with other formats (the float twin re-quantised; QAT was for "
+          f"s{r['formats']['weight_bits']} weights)")
+    for row in r["formats_sweep"]:
+        print(f"  weights s{row['weight_bits']:<2d} state s{row['state_bits']:<2d}: "
+              f"{pct(row['fixed']['accuracy'])} / {pct(row['fixed']['ordinary_accuracy'])}")
+    print("first-spike-time error vs the continuous model (model time units; Theta = 6, T = 2): "
+          "fixed = fixed point vs continuous on the same quantised weights")
     for row in r["spike_time_error"]:
-        for name in ("fixed", "float"):
+        for name in ("fixed", "fixed_vs_float_weights", "float"):
             e = row[name]
-            print(f"  layer {row['layer']} {name:5s}: median {e['median']:.2e}  p95 {e['p95']:.2e}  "
+            print(f"  layer {row['layer']} {name:22s}: median {e['median']:.2e}  p95 {e['p95']:.2e}  "
                   f"max {e['max']:.2e}  ({row['spikes']} spikes, {e['missing_or_extra']} missing "
                   f"or extra)")
     for name, e in r["single_neuron_error"].items():

@@ -274,17 +274,19 @@ def test_tiny_theta_training_is_deterministic_and_resumes(tmp_path):
 
 
 def test_fake_quantisation_is_golden_quantize_and_qat_trains_on_it(tmp_path):
-    from spikeforge.golden import Formats
+    import dataclasses
+    from spikeforge.golden.reference import THETA_FORMATS
     from spikeforge.train.theta import fake_quantize
     net = spiking_net()
-    for fmt in (Formats(weight_bits=8, state_bits=16), Formats(weight_bits=5, state_bits=16)):
+    for fmt in (THETA_FORMATS, dataclasses.replace(THETA_FORMATS, weight_bits=5)):
         golden = quantize(net.export(32, 2.0), fmt)
         for w, layer in zip(net.weights, golden.layers):
             grid = fake_quantize(w, NEURON.r, fmt).detach().numpy() / layer.scale
             assert np.array_equal(grid, np.round(grid)) and np.array_equal(grid, layer.w_in)
     # QAT epochs: runs use the golden weights, the gradient passes straight through
     x, y = tiny_theta_data()
-    recipe = tiny_theta_recipe(epochs=1, qat_epochs=2, formats=Formats(weight_bits=4, state_bits=16))
+    recipe = tiny_theta_recipe(epochs=1, qat_epochs=2,
+                               formats=dataclasses.replace(THETA_FORMATS, weight_bits=4))
     trainer = ThetaTrainer(recipe, seed=1, progress=False, checkpoint=tmp_path / "q.ckpt")
     history = trainer.fit(x[:40], y[:40], x[40:], y[40:])
     assert [h["phase"] for h in history] == ["float", "qat", "qat"]
