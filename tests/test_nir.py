@@ -101,7 +101,7 @@ def test_unsupported_nodes_and_parameters(tmp_path):
     with pytest.raises(NirError, match="node 'li': Delay is not supported"):
         nir_to_float(graph)
     graph = nested_recurrent_graph(rng)
-    with pytest.raises(NirError, match=r"node 'rnn.lif': tau min 0.02 must exceed dt = 0.05"):
+    with pytest.raises(NirError, match=r"node 'rnn.lif': tau 0.02 \(neuron 0\) is shorter than dt = 0.05"):
         nir_to_float(graph, dt=0.05)
     (tmp_path / "junk.nir").write_text("junk")
     with pytest.raises(NirError, match="not a readable NIR file"):
