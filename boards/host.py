@@ -7,7 +7,12 @@
     board.close()
 
 Frames and checksums are ``boards.link``'s; input and output records are the
-accelerator's stream payloads (``hdl.protocol``).
+accelerator's stream payloads (``hdl.protocol``). Line noise is dropped by the
+frame decoder (a frame start the line leaves unfinished is given up when the
+wait ends); whatever the board sends that breaks the protocol (a reply of the
+wrong command or length, an impossible IDENTIFY field, an output record the
+stream does not allow there, records after the run) is a one-line ``LinkError``
+naming what was received and what the protocol allows; no wait is endless.
 """
 
 from __future__ import annotations
@@ -86,7 +91,6 @@ class RecordStream:
         self.records: list[dict] = []
         self.n = self.t = 0
         self._new_step()
-        self._decided = False
 
     @property
     def done(self) -> bool:
@@ -202,8 +206,9 @@ class Board:
         self._decoder = FrameDecoder(link.frame_lengths("to_host"))
         self._pending = []          # frames received but not yet consumed
         self._stream = None         # the RecordStream of the run in progress
-        self._ran = False           # a run ended since connect/reset: records now are extra
-        self.stale_frames = 0       # RESULTS from before the first run (an earlier session's)
+        self._last_run = None       # since connect/reset: None, "ended" or "failed"
+        self.stale_frames = 0       # frames dropped: RESULTS before the first run (an earlier
+                                    # session's), anything a reset drained
         self.last_records = []      # output records of the last run, in stream order
         self.network = network
         self.info = self.identify()
@@ -247,9 +252,14 @@ class Board:
                 f"protocol, the last one {self._decoder.last_rejected}")
 
     def _results(self, body: bytes) -> None:
+        """A RESULTS payload: the run's, an earlier session's (before the first run), or
+        a LinkError (after a run)."""
         if self._stream is not None:
             self._stream.feed(body)
-        elif self._ran:
+        elif self._last_run == "failed":
+            raise LinkError(f"{self.name}: a RESULTS frame of {len(body)} bytes left over from "
+                            f"the run that failed; reset the board before the next one")
+        elif self._last_run == "ended":
             raise LinkError(f"{self.name}: a RESULTS frame of {len(body)} bytes after the last "
                             f"run ended (its last SAMPLE_DONE); the protocol sends output "
                             f"records only for events it was given")
@@ -257,9 +267,12 @@ class Board:
             self.stale_frames += 1
 
     def _call(self, command: Command, payload: bytes = b"", *, what: str = "",
-              reply_bytes: int | None = 0) -> bytes:
+              reply_bytes: int | None = 0, drain: bool = False) -> bytes:
         """Send one command frame and wait for its reply (``reply_bytes`` long, None: any);
-        RESULTS frames go to the run in progress."""
+        RESULTS frames go to the run in progress. ``drain``: frames other than the reply
+        (left over from an error) are dropped, not an error."""
+        if drain:
+            self._pending.clear()
         skipped0 = self._decoder.skipped
         self._send(command, payload)
         reply = command | REPLY
@@ -272,7 +285,9 @@ class Board:
                                    f"({what or command.name}){dropped}; is the bitstream loaded "
                                    f"and the port {'and baud ' if dropped else ''}right?")
             code, body = frame
-            if code == Command.RESULTS:
+            if drain and code != reply and not (code == Command.ERROR and body[1] == command):
+                self.stale_frames += 1
+            elif code == Command.RESULTS:
                 self._results(body)
             elif code == reply:
                 if reply_bytes is not None and len(body) != reply_bytes:
@@ -317,8 +332,10 @@ class Board:
                         f"flash it for this network first")
 
     def reset(self) -> None:
-        self._ran = False           # what comes before the reply is from before the reset
-        self._call(Command.RESET)
+        """Reset the core and its result queue; what the link still held (e.g. after an
+        error) is dropped."""
+        self._last_run = None
+        self._call(Command.RESET, drain=True)
 
     def write(self, writes) -> None:
         """Configuration writes [(address, value), ...]."""
@@ -374,8 +391,12 @@ class Board:
         samples, steps = int(x.shape[0]), int(x.shape[1])
         stream = RecordStream(net, samples, steps, emit_spikes=self.config.emit_spikes,
                               name=self.name)
+        if self._last_run:  # what the last run left behind is an error, not this run's
+            self._call(Command.READ, REGISTERS["ID"].to_bytes(4, "little"),
+                       reply_bytes=link.READ_RECORD)
         self._stream = stream
         skipped0 = self._decoder.skipped
+        self._last_run = "failed"      # until it ends
         try:
             total = len(data)
             for k in range(0, total, per_frame):
@@ -398,7 +419,7 @@ class Board:
                 stream.feed(body)
         finally:
             self._stream = None
-            self._ran = True
+        self._last_run = "ended"
         self.last_records = stream.records
         return decode_outputs(net, stream.records, samples, steps)
 

@@ -139,6 +139,10 @@ def frame_lengths(direction: str = "both", *, in_bytes: int | None = None,
     return {int(k): v for k, v in table.items()}
 
 
+#: Every command byte of the link, either way.
+_LINK_COMMANDS = frozenset(frame_lengths())
+
+
 def describe_command(code: int) -> str:
     """``0x84 (READ reply)``: a command byte as the protocol names it."""
     names = {int(c): c.name for c in Command}
@@ -147,6 +151,13 @@ def describe_command(code: int) -> str:
     if code & REPLY and code & ~REPLY in names:
         return f"0x{code:02x} ({names[code & ~REPLY]} reply)"
     return f"0x{code:02x} (no command)"
+
+
+def _unknown(code: int) -> str:
+    """Why a frame with command byte ``code`` is not one this decoder takes."""
+    if code in _LINK_COMMANDS:
+        return f"a {describe_command(code)} frame, which only the other end of the link takes"
+    return f"a frame with command byte 0x{code:02x}, which is no command of the link"
 
 
 def _bytes(n: int) -> str:
@@ -226,16 +237,14 @@ class FrameDecoder:
             pos = start
             if len(buf) - start < 3:
                 if len(buf) - start == 2 and buf[start + 1] not in self.lengths:
-                    self._reject(f"a frame with command byte 0x{buf[start + 1]:02x}, which is "
-                                 f"no command of the link")
+                    self._reject(_unknown(buf[start + 1]))
                     pos = start + 1
                     continue
                 break
             command, length = buf[start + 1], buf[start + 2]
             allowed = self.lengths.get(command)
             if allowed is None:
-                self._reject(f"a frame with command byte 0x{command:02x}, which is no command "
-                             f"of the link")
+                self._reject(_unknown(command))
                 pos = start + 1
                 continue
             if length not in allowed:

@@ -164,6 +164,18 @@ def test_extra_records_after_the_last_sample(net, x):
         board.counters()
 
 
+def test_records_left_after_a_run_are_not_the_next_runs(net, x):
+    board = fake_board(net)
+    board.run(x)
+    port = board._port
+    stale = [f for f in port.sent if f[0] == Command.RESULTS][-1]   # the last records again
+    port.send(*stale)
+    with pytest.raises(LinkError, match=r"a RESULTS frame of \d+ bytes after the last run ended"):
+        board.run(x)
+    board.reset()
+    assert compare(net, simulate(net, x), board.run(x)) == []
+
+
 def test_spike_from_an_li_layer(net, x):
     def change(recs):
         return [{"kind": kind("SPIKE"), "layer": 1, "index": 0, "value": 0}] + recs
