@@ -21,7 +21,7 @@ def test_builtin_digits_reaches_its_accuracy():
 
 
 def test_builtin_ecg_reaches_its_accuracy(qtdb_dir):
-    assert builtin.names() == ["digits", "ecg"]
+    assert builtin.names() == ["digits", "digits-ttfs", "ecg"]
     from spikeforge.datasets import load_qtdb
     net = builtin.load("ecg")
     assert net.summary() == "4 -> 36 rec lif -> 6 alif"

@@ -303,6 +303,16 @@ def test_fake_quantisation_is_golden_quantize_and_qat_trains_on_it(tmp_path):
     resumed = ThetaTrainer(recipe, seed=1, progress=False)
     resumed.load_checkpoint(tmp_path / "q.ckpt")
     assert resumed.model.quant is recipe.formats
+    # stopping after the float epochs and resuming into QAT changes nothing
+    first = ThetaTrainer(recipe.replace(qat_epochs=0), seed=1, progress=False,
+                         checkpoint=tmp_path / "f.ckpt")
+    first.fit(x[:40], y[:40], x[40:], y[40:])
+    second = ThetaTrainer(recipe, seed=1, progress=False)
+    second.load_checkpoint(tmp_path / "f.ckpt")
+    assert [h["loss"] for h in second.fit(x[:40], y[:40], x[40:], y[40:])] == \
+        [h["loss"] for h in history]
+    assert all(torch.equal(a, b) for a, b in zip(second.model.parameters(),
+                                                 trainer.model.parameters()))
 
 
 def test_from_float_round_trip():
@@ -405,3 +415,34 @@ def test_theta_command_errors_are_one_line(tmp_path, capsys, args, message):
     assert err.startswith("spikeforge: error: ") and len(err.strip().splitlines()) == 1
     assert message in err
     assert not (tmp_path / "n.npz").exists()
+
+
+# -- the shipped network --
+
+#: Stated test accuracies of builtin:digits-ttfs (docs/theta.md), golden fixed point: with
+#: the no-spike rule, and counting samples without an output spike as wrong.
+BUILTIN_FIXED_ACCURACY = 0.955
+BUILTIN_ORDINARY_ACCURACY = 0.944
+
+
+def test_builtin_digits_ttfs_reaches_its_stated_accuracy():
+    from importlib import resources
+    from spikeforge import builtin
+    from spikeforge.train.data import load_digits_ttfs
+    net = builtin.load("digits-ttfs")
+    assert net.summary() == "64 -> 100 theta -> 100 theta -> 10 theta"
+    assert net.formats.weight_bits == 8 and net.formats.state_bits == 16
+    x, y = load_digits_ttfs("test", net.theta.steps)
+    result = simulate(net, x)
+    correct = result.decisions == y
+    assert correct.mean() >= BUILTIN_FIXED_ACCURACY
+    assert (correct & result.spikes[-1].any(axis=(1, 2))).mean() >= BUILTIN_ORDINARY_ACCURACY
+    # its float twin (not a builtin network itself) re-quantises to it, within a point
+    with resources.as_file(resources.files("spikeforge") / "networks" / "float" /
+                           "digits-ttfs.npz") as path:
+        fnet = FloatNetwork.load(path)
+    for a, b in zip(quantize(fnet, net.formats).layers, net.layers):
+        assert np.array_equal(a.w_in, b.w_in) and np.array_equal(a.p0, b.p0) and \
+            np.array_equal(a.q0, b.q0) and a.weight_shift == b.weight_shift
+    assert abs(np.mean(simulate_float(fnet, x).decisions == y) - correct.mean()) <= 0.01
+    assert "digits-ttfs.float" not in builtin.names()
