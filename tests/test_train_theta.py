@@ -446,3 +446,12 @@ def test_builtin_digits_ttfs_reaches_its_stated_accuracy():
             np.array_equal(a.q0, b.q0) and a.weight_shift == b.weight_shift
     assert abs(np.mean(simulate_float(fnet, x).decisions == y) - correct.mean()) <= 0.01
     assert "digits-ttfs.float" not in builtin.names()
+
+
+def test_recipe_exploration_logs_validation_figures(tmp_path, capsys):
+    from spikeforge.train.theta_explore import main
+    assert main([str(tmp_path / "e"), "--epochs", "1", "--hidden", "12", "--steps", "8"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["epoch"] == 1 and {"v", "vo", "vq", "vqo", "spk"} <= set(lines[0])
+    assert "total_seconds" in lines[-1]
+    assert FloatNetwork.load(tmp_path / "e.float.npz").theta.steps == 8
