@@ -8,7 +8,7 @@ from amaranth.utils import exact_log2
 from ..golden.network import Decision, Network, NeuronKind
 from .config import (COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap, HardwareConfig,
                      config_signature)
-from . import mutants
+from . import mutants, schedule
 from .layer import LayerCore
 from .protocol import InputKind, OutputKind, input_layout, output_layout
 
@@ -146,32 +146,10 @@ class Accelerator(wiring.Component):
             m.d.comb += [out.valid.eq(1), out.payload.kind.eq(kind), out.payload.layer.eq(layer),
                          out.payload.index.eq(index), out.payload.value.eq(value)]
 
-        # Phases of a step, in order; each is (name, action) and the FSM walks them.
-        step_phases = []
-        for i, layer in enumerate(layers):
-            if layer.recurrent:
-                step_phases.append(("scan", i, i, cores[i][1]))      # own spikes, recurrent rows
-            if i > 0:
-                step_phases.append(("scan", i - 1, i, 0))            # previous layer, this step
-            step_phases.append(("drain", i))
-            step_phases.append(("update", i))
-        for i, layer in enumerate(layers):
-            if layer.kind.spiking and (cfg.emit_spikes or i == last):
-                step_phases.append(("emit", i))
-        step_phases.append(("readout",))
-        if ttfs:
-            step_phases.append(("ttfs_walk", True))      # the first spiking step decides
-        if net.decision is Decision.PER_STEP:
-            step_phases.append(("decide",))
-        step_phases.append(("step_done",))
-        sample_phases = []
-        if net.decision is Decision.SPIKE_COUNT:
-            sample_phases.append(("count_max",))
-        if ttfs:
-            sample_phases.append(("ttfs_walk", False))   # no spike: the final phases decide
-        if net.decision is not Decision.PER_STEP:
-            sample_phases.append(("decide_sample",))
-        sample_phases += [("clear",), ("sample_done",)]
+        # The schedule (hdl.schedule): the phases of a step and of a sample, in order; the FSM
+        # below has one state group per phase, and the cycle model counts the same list.
+        step_phases = [_as_tuple(p, cores) for p in schedule.step_phases(net, cfg)]
+        sample_phases = [_as_tuple(p, cores) for p in schedule.sample_phases(net)]
 
         def name(prefix, n):
             return f"{prefix}{n}"
@@ -199,15 +177,16 @@ class Accelerator(wiring.Component):
                             count_input.eq(self.events.valid & useful & core0.events.ready),
                         ]
                     with m.Case(InputKind.END_STEP):
-                        m.d.comb += self.events.ready.eq(1)
-                        with m.If(self.events.valid):
+                        # taken once the input events are in: the step starts on an idle engine
+                        m.d.comb += self.events.ready.eq(~core0.syn_busy)
+                        with m.If(self.events.valid & ~core0.syn_busy):
                             m.d.sync += step_events.eq(0)
                             if ttfs:
                                 m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
                     with m.Case(InputKind.END_SAMPLE):
-                        m.d.comb += self.events.ready.eq(1)
-                        with m.If(self.events.valid):
+                        m.d.comb += self.events.ready.eq(~core0.syn_busy)
+                        with m.If(self.events.valid & ~core0.syn_busy):
                             m.d.sync += step_events.eq(0)
                             m.next = name("E", 0)
                     with m.Default():
@@ -287,7 +266,10 @@ class Accelerator(wiring.Component):
                             ]
                             if hasattr(target.payload, "value"):
                                 m.d.comb += target.payload.value.eq(1)
-                            with m.If(~cores[src][0].scan_busy):
+                            # done when the list is streamed and the engine has absorbed it
+                            absorbed = 1 if mutants.active("update_before_drain") \
+                                else ~cores[dst][0].syn_busy
+                            with m.If(~cores[src][0].scan_busy & absorbed):
                                 m.next = after
                         elif kind == "emit":
                             scanner = cores[phase[1]][0].spikes
@@ -295,11 +277,6 @@ class Accelerator(wiring.Component):
                                 emit(OutputKind.SPIKE, phase[1], scanner.payload)
                             m.d.comb += scanner.ready.eq(out.ready)
                             with m.If(~cores[phase[1]][0].scan_busy):
-                                m.next = after
-                        elif kind == "drain":
-                            drained = 1 if mutants.active("update_before_drain") \
-                                else ~cores[phase[1]][0].syn_busy
-                            with m.If(drained):
                                 m.next = after
                         elif kind == "update":
                             with m.If(~cores[phase[1]][0].upd_busy):
@@ -362,14 +339,18 @@ class Accelerator(wiring.Component):
             m.d.sync += [c.eq(0) for c in counts]
 
         # -- counters --
+        # CYCLES: the sequencer at work, and the input events' weight words while it idles
+        # (hdl.schedule); ``busy`` (the port, the CONTROL bit) also covers the engine's drain
         busy = Signal()
-        m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy)]
+        working = Signal()
+        m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy),
+                     working.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_issuing)]
         with m.If(clear_counters):
             m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
                                            stall_cycles, dropped, *spikes)]
         with m.Else():
-            m.d.sync += cycles.eq(cycles + busy)
-            m.d.sync += stall_cycles.eq(stall_cycles + (busy & out.valid & ~out.ready))
+            m.d.sync += cycles.eq(cycles + working)
+            m.d.sync += stall_cycles.eq(stall_cycles + (working & out.valid & ~out.ready))
             m.d.sync += input_events.eq(input_events + count_input)
             m.d.sync += dropped.eq(dropped + count_dropped)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
@@ -423,3 +404,16 @@ class Accelerator(wiring.Component):
             ]
         m.d.comb += bus.r_data.eq(rdata)
         return m
+
+
+def _as_tuple(phase: "schedule.Phase", cores) -> tuple:
+    """A schedule phase in the form the FSM builder walks (kind first)."""
+    if phase.kind == "feed":
+        return ("scan", phase.src, phase.dst, phase.offset)
+    if phase.kind == "emit":
+        return ("emit", phase.src)
+    if phase.kind == "update":
+        return ("update", phase.dst)
+    if phase.kind == "ttfs_walk":
+        return ("ttfs_walk", phase.first)
+    return (phase.kind,)

@@ -15,17 +15,17 @@ from amaranth.back import verilog
 from amaranth.lib import data
 from amaranth.lib.wiring import Flow
 
-from ..golden.network import Decision, Network, NeuronKind
+from ..golden.files import atomic_folder
+from ..golden.network import Network
 from ..golden.simulate import Result
+from . import schedule
 from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
-from ..golden.files import atomic_folder
 from .spram import SPRAM_PRIMITIVES
-from .theta import theta_stages
 
-__all__ = ["compile_network", "cycle_bound", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
+__all__ = ["compile_network", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
            "MANIFEST_VERSION"]
 
 TOP_NAME = "spikeforge_accelerator"
@@ -56,58 +56,8 @@ def verilator_lint_args() -> list[str]:
     return ["--lint-only", "-Wall", *(f"-Wno-{name}" for name in VERILATOR_WAIVED),
             "--top-module", TOP_NAME]
 
-#: The cycle bound per step (``cycle_bound``), as documented in the manifest.
-CYCLE_BOUND_FORMULA = (
-    "E_in*W[0] + sum_i[(R_i + F_i)*W[i] + (3*W[i] + 3 if recurrent[i]) + (3*W[i-1] + 3 if i > 0)"
-    " + 2*W[i] + 8 (+ 4 for theta layers)] + sum_k emitted[(3*W[k] + S_k + 3)] + n_out + 4 "
-    "(+ (B+2)*n_out + 2 for ttfs, B = state_bits); per sample add max_i W[i] + n_out + 8 "
-    "(+ (B+2)*n_out + 2 for ttfs). "
-    "E_in: input events of the step; R_i: spikes of layer i in the "
-    "previous step; F_i: spikes of layer i-1 in this step; S_k: spikes of layer k; W[i]: "
-    "ceil(size_i / lanes); emitted: spiking layers that are streamed; excludes output stalls"
-)
-
-
 def _words(size: int, lanes: int) -> int:
     return -(-size // lanes)
-
-
-def ttfs_walk_bound(network: Network) -> int:
-    """Most clocks of one ttfs walk over the outputs (address, latch, B - 1 clocks of
-    shift-and-add comparison, keep), 0 for other rules."""
-    if network.decision is not Decision.TTFS:
-        return 0
-    return (network.formats.state_bits + 2) * network.n_outputs + 2
-
-
-def cycle_bound(network: Network, config: HardwareConfig, result: Result,
-                input_events_per_step: np.ndarray) -> np.ndarray:
-    """Upper bound of the CYCLES counter per sample, from a golden ``result``.
-
-    ``input_events_per_step``: (samples, steps) non-zero input events.
-    """
-    P = config.lanes
-    layers = network.layers
-    W = [_words(l.size, P) for l in layers]
-    last = len(layers) - 1
-    samples, steps = input_events_per_step.shape
-    spiking = [i for i, l in enumerate(layers) if l.kind.spiking]
-    per_layer = {i: result.spikes[k].sum(axis=2) for k, i in enumerate(spiking)}   # (samples, steps)
-    zeros = np.zeros((samples, steps), np.int64)
-    total = input_events_per_step * W[0]
-    for i, layer in enumerate(layers):
-        if layer.recurrent:
-            prev = np.concatenate([np.zeros((samples, 1), np.int64), per_layer[i][:, :-1]], axis=1)
-            total = total + prev * W[i] + 3 * W[i] + 3
-        if i > 0:
-            total = total + per_layer.get(i - 1, zeros) * W[i] + 3 * W[i - 1] + 3
-        total = total + 2 * W[i] + 8 + (theta_stages(network.theta.rotation) - 3
-                                         if layer.kind is NeuronKind.THETA else 0)
-        if layer.kind.spiking and (config.emit_spikes or i == last):
-            total = total + 3 * W[i] + per_layer[i] + 3
-    ttfs = ttfs_walk_bound(network)
-    total = total + network.n_outputs + 4 + ttfs
-    return total.sum(axis=1) + max(W) + network.n_outputs + 8 + ttfs
 
 
 def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
@@ -178,9 +128,8 @@ def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> di
             memories.append({**entry, "image": filename})
 
     W = [_words(l.size, P) for l in network.layers]
-    # Every input and every neuron firing: the second step minus the first is the worst step.
-    worst = [int(cycle_bound(network, config, _all_firing(network, steps),
-                             np.full((1, steps), network.n_inputs))[0]) for steps in (1, 2)]
+    silent, worst = (int(schedule.per_step_cycles(network, config, r, x)[0, 0])
+                     for r, x in (_all_firing(network, False), _all_firing(network, True)))
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "top": TOP_NAME,
@@ -200,10 +149,11 @@ def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> di
         "ports": ports,
         "memories": memories,
         "address_map": AddressMap(network, config).to_json(),
-        "cycles": {"bound_per_step": CYCLE_BOUND_FORMULA, "words_per_layer": W,
-                   "worst_case_per_step": worst[1] - worst[0],
-                   "per_sample_overhead": max(W) + network.n_outputs + 8
-                   + ttfs_walk_bound(network)},
+        "cycles": {"model": "hdl.schedule.cycles: CYCLES - STALL_CYCLES of each sample, exactly",
+                   "phases_per_step": [_phase_text(p) for p in schedule.step_phases(network, config)],
+                   "phases_per_sample": [_phase_text(p) for p in schedule.sample_phases(network)],
+                   "words_per_layer": W, "silent_step": silent,
+                   "step_every_input_and_neuron_firing": worst},
         "verilator_waived": list(VERILATOR_WAIVED),
     }
     with open(outdir / "manifest.json", "w") as fh:
@@ -211,8 +161,18 @@ def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> di
     return manifest
 
 
-def _all_firing(network: Network, steps: int) -> Result:
-    """A stand-in golden result in which every spiking neuron fires every step."""
-    spikes = [np.ones((1, steps, l.size), bool) for l in network.layers if l.kind.spiking]
-    return Result(spikes=spikes, readout=None, decisions=None, synops=None, neuron_updates=None,
-                  layer_spikes=None, input_events=None)
+def _all_firing(network: Network, firing: bool) -> tuple[Result, np.ndarray]:
+    """A stand-in golden result of two steps (the second is measured, with the first's spikes
+    fed back) in which every input event and every spiking neuron fires, or none does."""
+    spikes = [np.full((1, 2, l.size), firing) for l in network.layers if l.kind.spiking]
+    result = Result(spikes=spikes, readout=np.zeros((1, 2, network.n_outputs), np.int64),
+                    decisions=None, synops=None, neuron_updates=None, layer_spikes=None,
+                    input_events=None)
+    return result, np.full((1, 2, network.n_inputs), int(firing))
+
+
+def _phase_text(phase) -> str:
+    fields = [f"{k}={v}" for k, v in (("src", phase.src), ("dst", phase.dst)) if v is not None]
+    if phase.offset:
+        fields.append(f"offset={phase.offset}")
+    return phase.kind + (f"({', '.join(fields)})" if fields else "")

@@ -1,4 +1,4 @@
-"""One layer of the accelerator: its memories, synapse engine, neuron engine and spike scanner."""
+"""One layer of the accelerator: its memories, synapse engine, neuron engine and spike list."""
 
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -11,7 +11,7 @@ from . import mutants
 from .config import DATA_BITS, Region
 from .neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from .protocol import event_layout
-from .scanner import SpikeScanner, index_shape
+from .spikes import SpikeList, index_shape
 from .spram import SPRAMWeights
 from .synapse import SynapseEngine
 from .theta import ThetaEngine
@@ -43,8 +43,9 @@ class LayerCore(wiring.Component):
     """Memories and engines of one layer; the accelerator sequences them.
 
     ``events`` go to the synapse engine; ``update`` pulses one neuron-engine
-    pass; ``clear`` zeroes state and accumulators; ``scan`` streams this
-    layer's spike bits as indices on ``spikes``; ``ro_addr`` reads a state
+    pass (and starts a new spike list); ``clear`` zeroes state, accumulators and the
+    spike list; ``scan`` streams the spikes of the last update as indices on ``spikes``
+    (``hdl.spikes.SpikeList``: produced once, no pass over the state); ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
     weight and parameter memories (``cfg_rdata`` one clock after ``cfg_re``).
     ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer
@@ -69,6 +70,7 @@ class LayerCore(wiring.Component):
         ports = {
             "events": In(stream.Signature(event_layout(self._rows, None if values == "spike" else value_bits))),
             "syn_busy": Out(1),
+            "syn_issuing": Out(1),
             "update": In(1),
             "upd_busy": Out(1),
             "new_spikes": Out(lanes),
@@ -103,12 +105,16 @@ class LayerCore(wiring.Component):
         else:
             m.submodules.neuron = neu = NeuronEngine(
                 kind=layer.kind, size=layer.size, lanes=P, formats=f, acc_bits=self._acc_bits)
-        m.submodules.scanner = scan = SpikeScanner(words=words, lanes=P)
+        m.submodules.spike_list = spikes = SpikeList(words=words, lanes=P)
         wiring.connect(m, wiring.flipped(self.events), syn.events)
-        wiring.connect(m, scan.spikes, wiring.flipped(self.spikes))
+        wiring.connect(m, spikes.spikes, wiring.flipped(self.spikes))
         m.d.comb += [
-            self.syn_busy.eq(syn.busy), neu.start.eq(self.update), self.upd_busy.eq(neu.busy),
-            self.new_spikes.eq(neu.spikes), scan.start.eq(self.scan), self.scan_busy.eq(scan.busy),
+            self.syn_busy.eq(syn.busy), self.syn_issuing.eq(syn.issuing),
+            neu.start.eq(self.update), self.upd_busy.eq(neu.busy),
+            self.new_spikes.eq(neu.spikes), spikes.start.eq(self.scan), self.scan_busy.eq(spikes.busy),
+            # the engine's write-back appends the words that spiked
+            spikes.clear.eq(self.update | self.clear), spikes.w_en.eq(neu.w_en),
+            spikes.w_word.eq(neu.w_addr), spikes.w_mask.eq(neu.spikes),
         ]
 
         # Configuration access: element offset (within the region) -> word and lane.
@@ -190,18 +196,16 @@ class LayerCore(wiring.Component):
         with m.Elif(clearing):
             m.d.comb += [acc_wr.addr.eq(clear_word), acc_wr.en.eq(1)]
 
-        # Neuron state: updated by the neuron engine, read by the scanner and the readout.
+        # Neuron state: updated by the neuron engine, read by the readout.
         st = memory.Memory(shape=data.ArrayLayout(state_layout(layer.kind, f), P), depth=words, init=[])
         m.submodules.mem_state = st
         st_wr = st.write_port()
         st_rd = st.read_port()
         m.d.comb += [
-            st_rd.addr.eq(Mux(neu.busy, neu.addr, Mux(scan.busy, scan.addr, self.ro_addr))),
+            st_rd.addr.eq(Mux(neu.busy, neu.addr, self.ro_addr)),
             neu.state.eq(st_rd.data),
             self.state.eq(st_rd.data),
         ]
-        if layer.kind.spiking:
-            m.d.comb += scan.bits.eq(Cat(st_rd.data[lane].s for lane in range(P)))
         with m.If(neu.w_en):
             m.d.comb += [st_wr.addr.eq(neu.w_addr), st_wr.data.eq(neu.w_state), st_wr.en.eq(1)]
         with m.Elif(clearing):

@@ -9,7 +9,10 @@ from ..golden.fixed import Overflow, Rounding
 from . import mutants
 from .arith import fit, shift_right
 
-__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS"]
+__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES"]
+
+#: Clocks from a word's read data to its write-back (``hdl.schedule`` counts them).
+ENGINE_STAGES = 3
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
@@ -109,7 +112,7 @@ class NeuronEngine(wiring.Component):
         # written back.
         valid = [running]
         words = [word]
-        for _ in range(3):
+        for _ in range(ENGINE_STAGES):
             valid.append(Signal())
             words.append(Signal(range(self._words)))
             m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]

@@ -40,6 +40,7 @@ class SynapseEngine(wiring.Component):
         super().__init__({
             "events": In(stream.Signature(event_layout(rows, None if values == "spike" else value_bits))),
             "busy": Out(1),
+            "issuing": Out(1),   # stage A reads a weight word this clock (one per word of a row)
             "w_addr": Out(range(rows * words)),
             "w_data": In(data.ArrayLayout(signed(weight_bits), lanes)),
             "acc_raddr": Out(range(words)),
@@ -108,5 +109,6 @@ class SynapseEngine(wiring.Component):
             self.acc_waddr.eq(c_word),
             self.acc_we.eq(c_valid),
             self.busy.eq(a_valid | b_valid | c_valid),
+            self.issuing.eq(a_valid),
         ]
         return m

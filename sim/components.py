@@ -112,7 +112,10 @@ class ConfigDriver:
         self.r_stb.value = 0
         for _ in range(timeout):
             await ReadOnly()
-            if self.r_valid.value:
+            if self.r_valid.value.is_resolvable and int(self.r_valid.value):
+                if not self.r_data.value.is_resolvable:
+                    raise AssertionError(f"configuration read at address {addr} answered "
+                                         f"{self.r_data.value} (undefined bits)")
                 value = int(self.r_data.value)
                 await RisingEdge(self.clk)
                 return value

@@ -67,9 +67,9 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
             progress(f"running {samples} samples x {steps} steps in the native Verilator harness ...")
         run = model.run(x)
         counters, seconds = run.counters, run.seconds
-        scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes)
+        scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes, config=config)
         mismatches = scoreboard.check(golden, run.records, samples, steps, counters,
-                                      run.sample_counters)
+                                      run.sample_counters, x)
         decoded = scoreboard.decoded
         sample_counters = run.sample_counters
     elif engine == "cocotb":

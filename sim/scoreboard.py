@@ -52,13 +52,15 @@ class Scoreboard:
     must equal that sample's golden counts, and DROPPED_EVENTS stay 0.
     """
 
-    def __init__(self, network: Network, *, hidden_spikes: bool):
-        self.network, self.hidden_spikes = network, hidden_spikes
+    def __init__(self, network: Network, *, hidden_spikes: bool, config=None):
+        """``config``: the core's HardwareConfig; with it (and the inputs given to ``check``)
+        each sample's CYCLES - STALL_CYCLES must equal the cycle model (``hdl.schedule``)."""
+        self.network, self.hidden_spikes, self.config = network, hidden_spikes, config
         self.mismatches: list[str] = []
         self.decoded = None   # the RTL's outputs as arrays, once they decode
 
     def check(self, expected: Result, records, samples: int, steps: int, counters: dict,
-              sample_counters: list[dict] | None = None) -> list[str]:
+              sample_counters: list[dict] | None = None, x=None) -> list[str]:
         self.mismatches += compare_records(self.network, expected, records,
                                            hidden_spikes=self.hidden_spikes, limit=0)
         try:
@@ -87,4 +89,12 @@ class Scoreboard:
                     if got.get(name) != value:
                         self.mismatches.append(f"sample {n}: counter {name}: expected {value}, "
                                                f"got {got.get(name)}")
+            if self.config is not None and x is not None:
+                from ..hdl.schedule import cycles
+                model = cycles(self.network, self.config, expected, x)
+                for n, got in enumerate(sample_deltas(sample_counters)[:samples]):
+                    work = got.get("CYCLES", 0) - got.get("STALL_CYCLES", 0)
+                    if work != model[n]:
+                        self.mismatches.append(f"sample {n}: CYCLES - STALL_CYCLES = {work}, the "
+                                               f"cycle model says {int(model[n])}")
         return self.mismatches

@@ -20,7 +20,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from spikeforge.golden.inputs import load_inputs
 from spikeforge.golden.network import Network
-from spikeforge.hdl.compile import cycle_bound
+from spikeforge.hdl import schedule
 from spikeforge.hdl.config import REGISTERS, HardwareConfig, counter_addresses, counters_from
 from spikeforge.hdl.protocol import encode_inputs
 from spikeforge.sim.components import (ConfigDriver, EventDriver, GoldenReference, ResultMonitor,
@@ -35,16 +35,18 @@ class AcceleratorTB:
         self.monitor = ResultMonitor(dut, self.network, stall=job.get("stall", 0.0), rng=self.rng)
         self.cfg = ConfigDriver(dut)
         self.reference = GoldenReference(self.network)
-        self.scoreboard = Scoreboard(self.network, hidden_spikes=job.get("emit_spikes", True))
         self.config = HardwareConfig(lanes=job.get("lanes", 1),
                                      emit_spikes=job.get("emit_spikes", True))
+        # every sample's CYCLES - STALL_CYCLES must be the cycle model's (hdl.schedule)
+        self.scoreboard = Scoreboard(self.network, hidden_spikes=job.get("emit_spikes", True),
+                                     config=self.config)
         self.slowdown = max(job.get("stall", 0.0), job.get("gaps", 0.0))
 
     def watchdog(self, x, expected) -> int:
         """Clocks without a result record after which the core counts as hung: four times
         the longest sample's cycle bound, stretched for stalls and gaps."""
-        bound = cycle_bound(self.network, self.config, expected, np.count_nonzero(x, axis=2)).max()
-        return int(4 * bound / (1.0 - min(self.slowdown, 0.9))) + 10_000
+        longest = schedule.cycles(self.network, self.config, expected, x).max()
+        return int(4 * longest / (1.0 - min(self.slowdown, 0.9))) + 10_000
 
     async def reset(self) -> None:
         cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
@@ -82,16 +84,22 @@ async def run_job(dut):
             _write_results(job, tb, {}, sample_counters, [f"sample {n}: {exc}"])
             raise
         await sender
-        while True:  # the core may still be finishing its bookkeeping
-            await ReadOnly()
-            if not dut.busy.value:
-                break
+        try:
+            while True:  # the core may still be finishing its bookkeeping
+                await ReadOnly()
+                if not dut.busy.value.is_resolvable:
+                    raise AssertionError(f"busy is {dut.busy.value} (undefined) after the sample")
+                if not int(dut.busy.value):
+                    break
+                await RisingEdge(dut.clk)
             await RisingEdge(dut.clk)
-        await RisingEdge(dut.clk)
-        sample_counters.append(await tb.read_counters())
+            sample_counters.append(await tb.read_counters())
+        except AssertionError as exc:
+            _write_results(job, tb, {}, sample_counters, [f"sample {n}: {exc}"])
+            raise
     counters = sample_counters[-1]
     mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters,
-                                     sample_counters)
+                                     sample_counters, x)
     _write_results(job, tb, counters, sample_counters, mismatches)
     for line in mismatches[:20]:
         dut._log.error("mismatch: %s", line)

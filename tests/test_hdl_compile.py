@@ -9,7 +9,7 @@ from spikeforge.golden.network import Decision, NeuronKind
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.golden.simulate import simulate
 from spikeforge.hdl.accelerator import Accelerator
-from spikeforge.hdl.compile import TOP_NAME, compile_network, cycle_bound
+from spikeforge.hdl.compile import TOP_NAME, compile_network
 from spikeforge.hdl.config import AddressMap, HardwareConfig
 from spikeforge.hdl.protocol import (InputKind, OutputKind, ProtocolError, decode_outputs,
                                      encode_inputs, input_layout, output_layout, pack, unpack)
@@ -90,12 +90,17 @@ def test_compile_network_writes_manifest_and_images(tmp_path):
     assert lanes == list(net.layers[0].w_in[0, :4])
 
 
-def test_cycles_within_manifest_bound():
+def test_manifest_states_the_cycle_model(tmp_path):
+    """The manifest's schedule and step figures are the cycle model's (which every RTL test
+    checks against the CYCLES counter exactly)."""
+    from spikeforge.hdl import schedule
     net = random_network(4, 4, (7, 5), 3, recurrent=True, decision=Decision.PER_STEP)
     config = HardwareConfig(lanes=2)
-    x = random_events(2, 2, 6, 4, rate=0.6)
-    run = run_accelerator(net, config, x)
-    golden = simulate(net, x)
-    bound = cycle_bound(net, config, golden, np.count_nonzero(x, axis=2))
-    assert run.counters["CYCLES"] <= bound.sum()
-    assert run.counters["CYCLES"] >= 0.5 * bound.sum()
+    manifest = compile_network(net, config, tmp_path / "out")
+    cyc = manifest["cycles"]
+    assert cyc["phases_per_step"][:3] == ["feed(src=0, dst=0, offset=4)", "update(dst=0)",
+                                          "feed(src=1, dst=1, offset=7)"]
+    assert cyc["words_per_layer"] == [4, 3, 2]
+    assert cyc["silent_step"] < cyc["step_every_input_and_neuron_firing"]
+    x = np.zeros((1, 2, 4), np.int64)
+    assert cyc["silent_step"] == schedule.per_step_cycles(net, config, simulate(net, x), x)[0, 1]

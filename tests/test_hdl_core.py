@@ -7,7 +7,7 @@ from spikeforge.golden.fixed import Overflow, Rounding
 from spikeforge.golden.network import Decision, Formats, NeuronKind
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.golden.simulate import simulate
-from spikeforge.hdl.compile import cycle_bound
+from spikeforge.hdl import schedule
 from spikeforge.hdl.config import AddressMap, HardwareConfig
 from spikeforge.hdl.protocol import compare, decode_outputs
 from spikeforge.hdl.pysim import run_accelerator
@@ -19,8 +19,10 @@ def check(net, x, config=HardwareConfig(), **kwargs):
     from spikeforge.sim.scoreboard import Scoreboard
     golden = simulate(net, x)
     run = run_accelerator(net, config, x, **kwargs)
-    problems = Scoreboard(net, hidden_spikes=config.emit_spikes).check(
-        golden, run.records, x.shape[0], x.shape[1], run.counters, run.sample_counters)
+    board = Scoreboard(net, hidden_spikes=config.emit_spikes,
+                       config=None if kwargs.get("records") else config)
+    problems = board.check(golden, run.records, x.shape[0], x.shape[1], run.counters,
+                           run.sample_counters, x)
     assert not problems, "\n".join(problems)
     totals = golden.totals()
     assert run.counters["SYNOPS"] == totals["synaptic_ops"]
@@ -28,9 +30,9 @@ def check(net, x, config=HardwareConfig(), **kwargs):
     assert run.counters["INPUT_EVENTS"] == totals["input_events"]
     assert run.counters["SPIKES"] == totals["spikes_per_layer"]
     assert run.counters["DROPPED_EVENTS"] == 0
-    # the core's own work stays in the bound, however long the consumer stalls it
-    bound = cycle_bound(net, config, golden, np.count_nonzero(x, axis=2)).sum()
-    assert run.counters["CYCLES"] - run.counters["STALL_CYCLES"] <= bound
+    # the core's own work is the cycle model's, exactly, however long the consumer stalls it
+    assert run.counters["CYCLES"] - run.counters["STALL_CYCLES"] == \
+        schedule.cycles(net, config, golden, x).sum()
     assert (run.counters["STALL_CYCLES"] > 0) == bool(kwargs.get("stall"))
     return golden, run
 

@@ -1,0 +1,198 @@
+"""The accelerator's schedule, described once: the sequencer is built from it and the cycle
+model counts it.
+
+``step_phases`` and ``sample_phases`` list what the core does for each step
+(at END_STEP) and each sample (at END_SAMPLE), in order; ``Accelerator``
+generates one FSM state group per phase from these lists, and ``cycles``
+adds up each phase's length from a golden result. Every length is a fixed
+latency of the part that does the work (``SynapseEngine``, the neuron
+engines, ``SpikeList``) plus the work itself (events x words, spikes, words),
+so the model predicts the CYCLES counter exactly; output back-pressure adds
+exactly the STALL_CYCLES it counts (CYCLES - STALL_CYCLES is what the model
+gives, whatever the consumer does).
+
+CYCLES counts the clocks the sequencer is not idle, and, while it is idle,
+the clocks the first layer's synapse engine issues weight words for input
+events (one per word of each event's row, whatever the gaps between events):
+END_STEP and END_SAMPLE are taken only once that engine is idle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..golden.network import Decision, Network, NeuronKind
+from ..golden.simulate import Result
+from .config import HardwareConfig
+
+__all__ = ["Phase", "step_phases", "sample_phases", "cycles", "per_step_cycles", "words",
+           "SYNAPSE_DRAIN"]
+
+#: Clocks the synapse engine needs after its last weight word (stages B and C).
+SYNAPSE_DRAIN = 2
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One part of a step or sample.
+
+    ``feed``: stream layer ``src``'s spike list into layer ``dst``'s synapse engine (rows
+    from ``offset``) until the engine is idle again; ``update``: one neuron-engine pass over
+    layer ``dst`` (its synapse engine is idle: input events end before END_STEP is taken); ``emit``: stream layer ``src``'s spikes as
+    SPIKE records; ``readout``: one READOUT per output neuron; ``ttfs_walk``: the ttfs
+    comparison walk (``first``: among this step's spiking outputs; else the final phases);
+    ``decide``, ``step_done``, ``count_max``, ``decide_sample``, ``clear``,
+    ``sample_done``.
+    """
+
+    kind: str
+    src: int | None = None
+    dst: int | None = None
+    offset: int = 0
+    first: bool = False
+
+
+def words(size: int, lanes: int) -> int:
+    return -(-size // lanes)
+
+
+def step_phases(network: Network, config: HardwareConfig) -> list[Phase]:
+    layers, last = network.layers, len(network.layers) - 1
+    phases = []
+    n_in = network.n_inputs
+    for i, layer in enumerate(layers):
+        if layer.recurrent:
+            phases.append(Phase("feed", src=i, dst=i, offset=n_in))   # own spikes, last step
+        if i > 0:
+            phases.append(Phase("feed", src=i - 1, dst=i))            # the layer before, now
+        phases.append(Phase("update", dst=i))
+        n_in = layer.size
+    for i, layer in enumerate(layers):
+        if layer.kind.spiking and (config.emit_spikes or i == last):
+            phases.append(Phase("emit", src=i))
+    phases.append(Phase("readout"))
+    if network.decision is Decision.TTFS:
+        phases.append(Phase("ttfs_walk", first=True))
+    if network.decision is Decision.PER_STEP:
+        phases.append(Phase("decide"))
+    phases.append(Phase("step_done"))
+    return phases
+
+
+def sample_phases(network: Network) -> list[Phase]:
+    phases = []
+    if network.decision is Decision.SPIKE_COUNT:
+        phases.append(Phase("count_max"))
+    if network.decision is Decision.TTFS:
+        phases.append(Phase("ttfs_walk", first=False))
+    if network.decision is not Decision.PER_STEP:
+        phases.append(Phase("decide_sample"))
+    return phases + [Phase("clear"), Phase("sample_done")]
+
+
+# -- phase lengths (clocks the sequencer spends in the phase) --
+
+def _latencies():
+    from .neuron import ENGINE_STAGES
+    from .spikes import EMPTY_LENGTH, STREAM_LATENCY
+    from .theta import theta_stages
+    return STREAM_LATENCY, EMPTY_LENGTH, ENGINE_STAGES, theta_stages
+
+
+def feed_length(spikes, words_dst: int):
+    """The start clock; an empty list's busy clocks; or the list's latency, one event per
+    ``words_dst`` clocks (the synapse engine takes the next event as it issues the last word
+    of the one before), the engine's drain and the clock that sees it idle."""
+    latency, empty, _, _ = _latencies()
+    spikes = np.asarray(spikes)
+    return 1 + np.where(spikes > 0, latency + spikes * words_dst + SYNAPSE_DRAIN + 1, empty)
+
+
+def emit_length(spikes):
+    """The start clock; an empty list's busy clocks; or the latency and one record a clock."""
+    latency, empty, _, _ = _latencies()
+    spikes = np.asarray(spikes)
+    return 1 + np.where(spikes > 0, latency + spikes, empty)
+
+
+def update_length(network: Network, index: int, words_layer: int) -> int:
+    """The start clock, one word per clock, the engine's pipeline, the clock that sees it done."""
+    _, _, engine_stages, theta_stages = _latencies()
+    kind = network.layers[index].kind
+    stages = theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages
+    return 2 + words_layer + stages
+
+
+def ttfs_walk_length(network: Network, compared, ran):
+    """The walk's entry, then per output: address, latch, (B - 1 clocks of shift-and-add
+    when it is compared with a best so far), keep; then the winner's clock. 1 when skipped."""
+    n_out, B = network.n_outputs, network.formats.state_bits
+    compared, ran = np.asarray(compared), np.asarray(ran)
+    return np.where(ran, 2 + 3 * n_out + compared * (B - 1), 1)
+
+
+def per_step_cycles(network: Network, config: HardwareConfig, result: Result,
+                    x: np.ndarray) -> np.ndarray:
+    """Clocks of every step (samples, steps), from the golden result and the input events
+    ``x``: the first layer's input words (issued while the sequencer idles) and the phases."""
+    P = config.lanes
+    layers = network.layers
+    W = [words(l.size, P) for l in layers]
+    x = np.asarray(x)
+    samples, steps, _ = x.shape
+    spiking = [i for i, l in enumerate(layers) if l.kind.spiking]
+    now = {i: result.spikes[k].sum(axis=2) for k, i in enumerate(spiking)}      # (samples, steps)
+    zero = np.zeros((samples, steps), np.int64)
+    before = {i: np.concatenate([zero[:, :1], s[:, :-1]], axis=1) for i, s in now.items()}
+    total = np.count_nonzero(x, axis=2) * W[0]
+    for phase in step_phases(network, config):
+        k = phase.kind
+        if k == "feed":
+            spikes = before[phase.src] if phase.src == phase.dst else now.get(phase.src, zero)
+            total = total + feed_length(spikes, W[phase.dst])
+        elif k == "update":
+            total = total + update_length(network, phase.dst, W[phase.dst])
+        elif k == "emit":
+            total = total + emit_length(now[phase.src])
+        elif k == "readout":
+            total = total + 1 + network.n_outputs
+        elif k == "ttfs_walk":
+            out = result.spikes[-1]                                   # (samples, steps, n_out)
+            spiked_now = out.any(axis=2)
+            found_before = (np.cumsum(spiked_now, axis=1) - spiked_now) > 0
+            compared = np.maximum(out.sum(axis=2) - 1, 0)
+            total = total + ttfs_walk_length(network, compared, spiked_now & ~found_before)
+        elif k in ("decide", "step_done"):
+            total = total + 1
+        else:
+            raise AssertionError(f"no length for step phase {k!r}")
+    return total
+
+
+def sample_overhead(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
+    """Clocks of each sample's end (END_SAMPLE): decisions, the clear pass, SAMPLE_DONE."""
+    P = config.lanes
+    samples = result.readout.shape[0]
+    total = np.zeros(samples, np.int64)
+    for phase in sample_phases(network):
+        k = phase.kind
+        if k == "count_max":
+            total = total + 1 + network.n_outputs
+        elif k == "ttfs_walk":
+            spiked = result.spikes[-1].any(axis=(1, 2))
+            total = total + ttfs_walk_length(network, network.n_outputs - 1, ~spiked)
+        elif k in ("decide_sample", "sample_done"):
+            total = total + 1
+        elif k == "clear":
+            total = total + 2 + max(words(l.size, P) for l in network.layers)
+        else:
+            raise AssertionError(f"no length for sample phase {k!r}")
+    return total
+
+
+def cycles(network: Network, config: HardwareConfig, result: Result, x) -> np.ndarray:
+    """The CYCLES counter of each sample, less its output stalls, from a golden result."""
+    return per_step_cycles(network, config, result, x).sum(axis=1) + \
+        sample_overhead(network, config, result)
