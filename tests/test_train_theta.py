@@ -3,7 +3,6 @@ closed forms and the discrete float model, the digits-ttfs / mnist-ttfs commands
 
 import gzip
 import json
-import math
 
 import numpy as np
 import pytest
