@@ -14,7 +14,8 @@ from spikeforge.golden.inputs import load_inputs  # noqa: E402
 from spikeforge.golden.reference import FloatNetwork  # noqa: E402
 from spikeforge.golden.theta import pulse_float  # noqa: E402
 from spikeforge.train.theta import (THETA_RECIPES, AdaBelief, ThetaNet, ThetaNeuron,  # noqa: E402
-                                    ThetaTrainer, exact_trial, flip_ttfs, ttfs_loss)
+                                    ThetaTrainer, discrete_figures, exact_trial, flip_ttfs,
+                                    ttfs_loss)
 
 torch.set_num_threads(1)
 NEURON = ThetaNeuron()        # tau = 6 / pi, I0 = 5/4: r = 1, Theta = 6
@@ -201,6 +202,24 @@ def test_exported_network_agrees_with_the_continuous_model_for_a_fine_tick():
     assert out.sum() > 40
     agree = run.decisions().numpy()[out] == ref.decisions[out]
     assert agree.mean() >= 0.95
+
+
+def test_tick_zero_alone_runs_as_the_whole_trial():
+    """TTFS data stay as their tick 0 until a discrete model needs the trial (MNIST)."""
+    from spikeforge.train.theta import measure_discrete, pad_ticks
+    net = spiking_net(sizes=(8, 3))
+    x = ttfs_events(8, 30, 16, 6, last_tick=1)
+    tick, trial = exact_trial(NEURON, 2.0, 16)
+    with torch.no_grad():
+        assert torch.equal(net.run(x[:, :1], tick, trial).t_out, net.run(x, tick, trial).t_out)
+    assert np.array_equal(pad_ticks(x[:, :1], 16), x)
+    golden = quantize(net.export(16, 2.0))
+    y = np.arange(30) % 3
+    whole = discrete_figures(simulate(golden, x), y)
+    chunked = measure_discrete(lambda xs: simulate(golden, xs), x[:, :1], y, 16, chunk=7)
+    assert chunked["accuracy"] == pytest.approx(whole["accuracy"])
+    assert chunked["spikes_per_neuron"] == pytest.approx(whole["spikes_per_neuron"])
+    assert chunked["synaptic_ops_per_sample"] == pytest.approx(simulate(golden, x).synops.mean())
 
 
 def test_flips_swap_spiking_and_silent_channels():

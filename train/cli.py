@@ -203,7 +203,8 @@ MNIST_TEST_FRACTION = 1 / 6
 
 def theta_task_data(task: str, steps: int, *, seed_split: int = 0, images=None, labels=None,
                     test_images=None, test_labels=None):
-    """(x_train, y_train, x_test, y_test) of a theta task, TTFS-coded with ``steps`` ticks."""
+    """(x_train, y_train, x_test, y_test) of a theta task, TTFS-coded with ``steps`` ticks
+    (``steps=1``: tick 0 alone, which holds every event; ``theta.pad_ticks`` adds the rest)."""
     from .data import load_digits_ttfs, load_mnist_ttfs
     if task == "digits-ttfs":
         xtr, ytr = load_digits_ttfs("train", steps)
@@ -267,7 +268,7 @@ def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=N
     from spikeforge.golden import NetworkFileError, quantize, simulate
     from spikeforge.golden.inputs import save_inputs
     from .data import split_validation
-    from .theta import THETA_RECIPES, ThetaTrainer, discrete_figures, evaluate_theta
+    from .theta import THETA_RECIPES, ThetaTrainer, evaluate_theta, measure_discrete, pad_ticks
 
     torch.set_num_threads(threads)
     recipe = THETA_RECIPES[task]
@@ -279,7 +280,8 @@ def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=N
         except NetworkFileError as exc:
             raise error(f"--weight-bits: {exc}") from None
     recipe = recipe.replace(**changes)
-    xtr, ytr, xte, yte = theta_task_data(task, recipe.steps, images=images, labels=labels,
+    # tick 0 alone (all TTFS events are there): MNIST at 32 ticks would not fit in memory
+    xtr, ytr, xte, yte = theta_task_data(task, 1, images=images, labels=labels,
                                          test_images=test_images, test_labels=test_labels)
     if xtr.shape[2] != recipe.n_inputs:
         recipe = recipe.replace(n_inputs=int(xtr.shape[2]))   # MNIST-style files of another size
@@ -294,7 +296,7 @@ def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=N
         cont = evaluate_continuous(model, xval, yval, trainer.tick, trainer.trial)
         net = quantize(model.export(recipe.steps, recipe.trial,
                                     decay_bits=recipe.formats.decay_bits), recipe.formats)
-        fixed = discrete_figures(simulate(net, xval), yval)
+        fixed = measure_discrete(lambda xs: simulate(net, xs), xval, yval, recipe.steps)
         return {"valid_accuracy": cont["accuracy"],
                 "valid_ordinary_accuracy": cont["ordinary_accuracy"],
                 "valid_fixed_accuracy": fixed["accuracy"],
@@ -329,7 +331,7 @@ def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=N
     network = quantize(float_net, recipe.formats)
     network.save(output)
     float_net.save(float_out)
-    save_inputs(test_out, xte, yte)
+    save_inputs(test_out, pad_ticks(xte, recipe.steps), yte)
     test = evaluate_theta(float_net, xte, yte, network=network)
     th = float_net.theta
     synapses = network.synapses()

@@ -127,7 +127,7 @@ VALIDATION_SEED = 1
 
 
 def encode_ttfs(images, threshold: float, steps: int) -> np.ndarray:
-    """Images (n, ...) to time-to-first-spike events (n, steps, pixels): a pixel at or
+    """Images (n, ...) to time-to-first-spike events (n, steps, pixels) int8: a pixel at or
     above ``threshold`` spikes once, at tick 0; the other ticks are silent."""
     images = np.asarray(images)
     if images.ndim < 2:
@@ -135,7 +135,7 @@ def encode_ttfs(images, threshold: float, steps: int) -> np.ndarray:
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
         raise DataError(f"steps {steps!r}: expected a positive number of ticks")
     flat = images.reshape(len(images), -1)
-    x = np.zeros((len(images), int(steps), flat.shape[1]), np.int64)
+    x = np.zeros((len(images), int(steps), flat.shape[1]), np.int8)   # MNIST: 60,000 x 784
     x[:, 0] = flat >= threshold
     return x
 

@@ -56,6 +56,7 @@ from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
            "ThetaTrainer", "AdaBelief", "shift_ttfs", "SHIFTS", "evaluate_continuous", "flip_ttfs", "theta_of",
            "exact_trial", "discrete_figures", "fake_quantize",
+           "pad_ticks", "measure_discrete",
            "evaluate_theta"]
 
 #: The paper's neuron: tau = 6 / pi, I0 = 5/4, so r = 1 and Theta = 6.
@@ -634,19 +635,55 @@ def discrete_figures(result, y) -> dict:
             "spikes_per_neuron": [float(s.sum() / (s.shape[0] * s.shape[2])) for s in result.spikes]}
 
 
+def pad_ticks(x, steps: int) -> np.ndarray:
+    """Events ``x`` (n, s, channels) of the first ``s <= steps`` ticks as a whole trial of
+    ``steps`` ticks (the rest silent). TTFS data are kept as their one tick 0 (n, 1, ...)
+    until a discrete model needs the trial: MNIST at 32 ticks would be 32 times larger."""
+    x = np.asarray(x)
+    if x.shape[1] > steps:
+        raise ValueError(f"x: {x.shape[1]} ticks do not fit a trial of {steps}")
+    out = np.zeros((x.shape[0], steps, x.shape[2]), x.dtype)
+    out[:, :x.shape[1]] = x
+    return out
+
+
+def measure_discrete(simulate_fn, x, y, steps: int, *, chunk: int = 500) -> dict:
+    """``discrete_figures`` of ``simulate_fn`` (``golden.simulate`` or ``simulate_float`` of
+    one network) over ``x`` padded to ``steps`` ticks, ``chunk`` samples at a time; plus the
+    synaptic operations per sample when the results count them."""
+    x, y = np.asarray(x), np.asarray(y)
+    correct = ordinary = spiked = 0
+    spikes, synops = None, 0.0
+    for i in range(0, len(x), chunk):
+        result = simulate_fn(pad_ticks(x[i:i + chunk], steps))
+        fig = discrete_figures(result, y[i:i + chunk])
+        m = len(x[i:i + chunk])
+        correct += fig["accuracy"] * m
+        ordinary += fig["ordinary_accuracy"] * m
+        spiked += fig["output_spiked"] * m
+        sums = np.array(fig["spikes_per_neuron"]) * m
+        spikes = sums if spikes is None else spikes + sums
+        synops += float(getattr(result, "synops", np.zeros(1)).sum())
+    n = len(x)
+    out = {"accuracy": correct / n, "ordinary_accuracy": ordinary / n, "output_spiked": spiked / n,
+           "spikes_per_neuron": [float(v) for v in spikes / n]}
+    if hasattr(result, "synops"):
+        out["synaptic_ops_per_sample"] = synops / n
+    return out
+
+
 def evaluate_theta(float_net: FloatNetwork, x, y, *, network=None, continuous: bool = True) -> dict:
     """Test figures of a theta network: the continuous-time model (``ThetaNet.run`` on the
     float network's parameters, trial ``steps * tick``), the discrete float model
-    (``simulate_float``) and, given the quantised ``network``, the golden fixed point."""
+    (``simulate_float``) and, given the quantised ``network``, the golden fixed point.
+    ``x`` may hold fewer ticks than the trial (``pad_ticks``)."""
     from spikeforge.golden import simulate, simulate_float
     out = {}
+    th = float_net.theta
     if continuous:
         model = ThetaNet.from_float(float_net)
-        th = float_net.theta
         out["continuous"] = evaluate_continuous(model, x, y, th.tick, th.steps * th.tick)
-    out["float"] = discrete_figures(simulate_float(float_net, x), y)
+    out["float"] = measure_discrete(lambda xs: simulate_float(float_net, xs), x, y, th.steps)
     if network is not None:
-        result = simulate(network, x)
-        out["fixed"] = discrete_figures(result, y)
-        out["fixed"]["synaptic_ops_per_sample"] = float(result.synops.mean())
+        out["fixed"] = measure_discrete(lambda xs: simulate(network, xs), x, y, th.steps)
     return out
