@@ -26,6 +26,7 @@ from .targets import Board, BoardError, toolchain_env
 from .top import BoardTop
 
 __all__ = ["BuildResult", "BuildError", "TimingError", "build_bitstream", "parse_reports",
+           "critical_path",
            "DEFAULT_BAUD", "NAME"]
 
 DEFAULT_BAUD = 115200
@@ -111,6 +112,29 @@ def parse_reports(build_dir: Path, family: str, name: str = NAME) -> tuple[dict,
     return resources, (round(min(fmax), 2) if fmax else None)
 
 
+def critical_path(build_dir: Path, name: str = NAME) -> dict | None:
+    """The slowest clock's critical path from nextpnr's report: its delay, where it starts
+    and ends, and the generator's source lines it runs through (in order)."""
+    report = json.loads((build_dir / f"{name}.report.json").read_text())
+    paths = [p for p in report.get("critical_paths", [])
+             if p.get("path") and "board" not in p.get("from", "")]
+    if not paths:
+        return None
+    path = max(paths, key=lambda p: sum(step.get("delay", 0.0) for step in p["path"]))
+    sources = []
+    for step in path["path"]:
+        for src in step.get("sources", []):
+            where = src.split("/")[-2:]                  # folder/file.py:line
+            where = "/".join(where)
+            if where not in sources:
+                sources.append(where)
+    steps = path["path"]
+    return {"delay_ns": round(sum(step.get("delay", 0.0) for step in steps), 2),
+            "from": steps[0].get("from", {}).get("cell"), "to": steps[-1].get("to", {}).get("cell"),
+            "logic_levels": sum(1 for step in steps if step.get("type") == "logic"),
+            "sources": sources}
+
+
 def _yosys_cells(rpt: Path) -> dict:
     """Cell counts (submodules included) of the last statistics block in a Yosys log."""
     if not rpt.exists():
@@ -184,7 +208,8 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
                                 "spram_layers": list(config.spram_layers),
                                 "estimate_spram_blocks": fit.spram,
                                 "board_clock_mhz": board.clk_hz / 1e6, "clock_divide": divide,
-                                "network": network.name})
+                                "network": network.name,
+                                "critical_path": critical_path(build_dir)})
     say(f"built {bitstream} in {seconds:.0f} s: Fmax {fmax} MHz (clock {top.clk_hz / 1e6:g} MHz)")
     if check_timing and not result.timing_ok:
         raise TimingError(f"{board.name}: timing fails: nextpnr's Fmax {fmax} MHz is below the "

@@ -89,6 +89,8 @@ class Accelerator(wiring.Component):
         input_events = Signal(COUNTER_BITS)
         synapse_cycles = Signal(COUNTER_BITS)
         stall_cycles = Signal(COUNTER_BITS)
+        step_cycles = Signal(COUNTER_BITS)
+        input_cycles = Signal(COUNTER_BITS)
         spikes = [Signal(COUNTER_BITS, name=f"spikes{i}") for i in range(len(layers))]
         clear_counters = Signal()
         count_update = [Signal(name=f"count_update{i}") for i in range(len(layers))]
@@ -154,40 +156,49 @@ class Accelerator(wiring.Component):
         def name(prefix, n):
             return f"{prefix}{n}"
 
+        # Input events enter the first layer's synapse engine while the sequencer idles, and
+        # also once the first layer has updated (the rest of the step, its outputs included,
+        # runs beside the next step's input): ``input_open``.
+        ev = self.events.payload
+        core0 = cores[0][0]
+        input_open = Signal()
+        opened = Signal()          # the first layer has updated in this step
+        with m.If(ev.kind == InputKind.EVENT):
+            with m.If(input_open):
+                # one event per channel per step, as the accumulator bound assumes: a step's
+                # channels must increase; anything else is dropped (counted)
+                in_order = ~step_events | (ev.channel > last_channel)
+                value_ok = ((ev.value == 1) | (ev.value == -1)) if cfg.unit_inputs \
+                    else (ev.value != 0)
+                useful = value_ok & (ev.channel < net.n_inputs) & in_order
+                with m.If(self.events.valid & useful & core0.events.ready):
+                    m.d.sync += [step_events.eq(1), last_channel.eq(ev.channel)]
+                m.d.comb += [
+                    count_dropped.eq(self.events.valid & ~useful),
+                    core0.events.valid.eq(self.events.valid & useful),
+                    core0.events.payload.src.eq(ev.channel),
+                    core0.events.payload.value.eq(ev.value),
+                    self.events.ready.eq(~useful | core0.events.ready),
+                    count_input.eq(self.events.valid & useful & core0.events.ready),
+                ]
+
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                ev = self.events.payload
-                core0 = cores[0][0]
                 with m.Switch(ev.kind):
                     with m.Case(InputKind.EVENT):
-                        # one event per channel per step, as the accumulator bound assumes:
-                        # a step's channels must increase; anything else is dropped (counted)
-                        in_order = ~step_events | (ev.channel > last_channel)
-                        value_ok = ((ev.value == 1) | (ev.value == -1)) if cfg.unit_inputs \
-                            else (ev.value != 0)
-                        useful = value_ok & (ev.channel < net.n_inputs) & in_order
-                        with m.If(self.events.valid & useful & core0.events.ready):
-                            m.d.sync += [step_events.eq(1), last_channel.eq(ev.channel)]
-                        m.d.comb += count_dropped.eq(self.events.valid & ~useful)
-                        m.d.comb += [
-                            core0.events.valid.eq(self.events.valid & useful),
-                            core0.events.payload.src.eq(ev.channel),
-                            core0.events.payload.value.eq(ev.value),
-                            self.events.ready.eq(~useful | core0.events.ready),
-                            count_input.eq(self.events.valid & useful & core0.events.ready),
-                        ]
+                        pass                                   # taken above
                     with m.Case(InputKind.END_STEP):
                         # taken once the input events are in: the step starts on an idle engine
                         m.d.comb += self.events.ready.eq(~core0.syn_busy)
                         with m.If(self.events.valid & ~core0.syn_busy):
-                            m.d.sync += step_events.eq(0)
+                            m.d.sync += [step_events.eq(0), opened.eq(0)]
                             if ttfs:
                                 m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
                     with m.Case(InputKind.END_SAMPLE):
                         m.d.comb += self.events.ready.eq(~core0.syn_busy)
                         with m.If(self.events.valid & ~core0.syn_busy):
-                            m.d.sync += step_events.eq(0)
+                            m.d.sync += [step_events.eq(0), opened.eq(0)]
                             m.next = name("E", 0)
                     with m.Default():
                         m.d.comb += self.events.ready.eq(1)   # unknown kinds are dropped
@@ -281,6 +292,8 @@ class Accelerator(wiring.Component):
                         elif kind == "update":
                             with m.If(~cores[phase[1]][0].upd_busy):
                                 m.next = after
+                                if phase[1] == 0 and prefix == "S":
+                                    m.d.sync += opened.eq(1)
                         elif kind == "clear":
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
                                 m.next = after
@@ -339,18 +352,25 @@ class Accelerator(wiring.Component):
             m.d.sync += [c.eq(0) for c in counts]
 
         # -- counters --
-        # CYCLES: the sequencer at work, and the input events' weight words while it idles
-        # (hdl.schedule); ``busy`` (the port, the CONTROL bit) also covers the engine's drain
+        # CYCLES: the clocks the core works (the sequencer, or the first synapse engine issuing
+        # input events' weight words); STEP_CYCLES: the sequencer's clocks; INPUT_CYCLES: the
+        # input events' weight words (hdl.schedule predicts all three); ``busy`` (the port,
+        # the CONTROL bit) also covers the engine's drain
         busy = Signal()
         working = Signal()
-        m.d.comb += [busy.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_busy), self.busy.eq(busy),
-                     working.eq(~fsm.ongoing("IDLE") | cores[0][0].syn_issuing)]
+        sequencing = ~fsm.ongoing("IDLE")
+        m.d.comb += [busy.eq(sequencing | cores[0][0].syn_busy), self.busy.eq(busy),
+                     working.eq(sequencing | cores[0][0].syn_issuing),
+                     input_open.eq(~sequencing | opened)]
         with m.If(clear_counters):
             m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
-                                           stall_cycles, dropped, *spikes)]
+                                           stall_cycles, step_cycles, input_cycles, dropped,
+                                           *spikes)]
         with m.Else():
             m.d.sync += cycles.eq(cycles + working)
             m.d.sync += stall_cycles.eq(stall_cycles + (working & out.valid & ~out.ready))
+            m.d.sync += step_cycles.eq(step_cycles + sequencing)
+            m.d.sync += input_cycles.eq(input_cycles + (cores[0][0].syn_issuing & input_open))
             m.d.sync += input_events.eq(input_events + count_input)
             m.d.sync += dropped.eq(dropped + count_dropped)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
@@ -364,7 +384,9 @@ class Accelerator(wiring.Component):
                 m.d.sync += counter.eq(counter + sum(c.new_spikes[lane] for lane in range(P)))
 
         # -- configuration port --
-        bus = self.cfg
+        # The port's request is registered before it is decoded (one clock more for every
+        # access; no decode logic between the host's signals and the memories' ports).
+        bus = _Request(self.cfg, m)
         # Memory regions are the engines' too: while the core is busy an access to one is
         # refused (a write is dropped, a read answers 0) and flagged in CONTROL bit 1.
         refused = Signal()
@@ -373,7 +395,8 @@ class Accelerator(wiring.Component):
                      REGISTERS["NEURON_UPDATES"]: updates, REGISTERS["INPUT_EVENTS"]: input_events,
                      REGISTERS["SYNAPSE_CYCLES"]: synapse_cycles,
                      REGISTERS["STALL_CYCLES"]: stall_cycles,
-                     REGISTERS["DROPPED_EVENTS"]: dropped}
+                     REGISTERS["DROPPED_EVENTS"]: dropped,
+                     REGISTERS["STEP_CYCLES"]: step_cycles, REGISTERS["INPUT_CYCLES"]: input_cycles}
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]
@@ -402,8 +425,20 @@ class Accelerator(wiring.Component):
                 getattr(core, f"cfg_we_{region.memory}").eq(bus.w_stb & hit & ~busy),
                 getattr(core, f"cfg_re_{region.memory}").eq(bus.r_stb & hit & ~busy),
             ]
-        m.d.comb += bus.r_data.eq(rdata)
+        m.d.comb += self.cfg.r_data.eq(rdata)
         return m
+
+
+class _Request:
+    """The configuration port's request (addr, w_data, w_stb, r_stb) one clock later, and its
+    ``r_valid`` answer driven on the port."""
+
+    def __init__(self, port, m):
+        self.addr, self.w_data = Signal.like(port.addr), Signal.like(port.w_data)
+        self.w_stb, self.r_stb = Signal(), Signal()
+        m.d.sync += [self.addr.eq(port.addr), self.w_data.eq(port.w_data),
+                     self.w_stb.eq(port.w_stb), self.r_stb.eq(port.r_stb)]
+        self.r_valid = port.r_valid
 
 
 def _as_tuple(phase: "schedule.Phase", cores) -> tuple:

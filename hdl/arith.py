@@ -35,16 +35,22 @@ def shift_right(value, shift: int, rounding: Rounding):
 
 
 def fit(value, width: int, overflow: Overflow):
-    """Bring ``value`` into ``signed(width)`` by saturating or wrapping."""
+    """Bring ``value`` into ``signed(width)`` by saturating or wrapping.
+
+    Saturation checks the bits above the format (all equal to the sign: it fits), so it
+    adds no carry chain after the adder that made ``value``."""
     if not isinstance(overflow, Overflow):
         raise TypeError(f"overflow must be an Overflow, not {overflow!r}")
     if not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive integer, not {width!r}")
-    value = value + C(0, signed(width))  # at least ``width`` bits wide, signed
-    if overflow is Overflow.SATURATE:
-        hi = (1 << (width - 1)) - 1
-        lo = -(1 << (width - 1))
-        value = Mux(value > hi, hi, Mux(value < lo, lo, value))
+    value = value + C(0, signed(width))        # signed, at least ``width`` bits, same value
+    if overflow is Overflow.SATURATE and len(value) > width:
+        top = value[width - 1:]                 # the sign bit of the format and everything above
+        sign = value[len(value) - 1]
+        fits = (top == 0) | (top == (1 << len(top)) - 1)
+        hi = C((1 << (width - 1)) - 1, signed(width))
+        lo = C(-(1 << (width - 1)), signed(width))
+        return Mux(fits, value[:width].as_signed(), Mux(sign, lo, hi))
     return value[:width].as_signed()
 
 

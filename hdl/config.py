@@ -18,8 +18,9 @@ __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
 COUNTER_BITS = 32
-#: Read at address 0: "SF" and protocol version 2 (version 2 added DROPPED_EVENTS).
-ID_VALUE = 0x53460002
+#: Read at address 0: "SF" and protocol version 3 (2 added DROPPED_EVENTS, 3 STEP_CYCLES
+#: and INPUT_CYCLES).
+ID_VALUE = 0x53460003
 #: Register words at the start of the map; spikes of layer i at SPIKES + i.
 #: CYCLES counts clocks with the core busy, SYNAPSE_CYCLES clocks with any synapse engine
 #: busy, STALL_CYCLES busy clocks spent waiting for the results' consumer (back-pressure:
@@ -27,12 +28,15 @@ ID_VALUE = 0x53460002
 #: counts EVENT records the core ignored: value 0 (or not +-1 with ``unit_inputs``), channel
 #: out of range, or channel not above the step's previous one (one event per channel per
 #: step, which the accumulator widths assume).
+#: STEP_CYCLES counts the sequencer's clocks (steps and sample ends), INPUT_CYCLES the first
+#: synapse engine's clocks on input events (one per weight word); CYCLES their union, the
+#: clocks the core works (input overlaps the end of the step before: ``hdl.schedule``).
 REGISTERS = {"ID": 0, "CONTROL": 1, "CYCLES": 2, "SYNOPS": 3, "NEURON_UPDATES": 4,
              "INPUT_EVENTS": 5, "SYNAPSE_CYCLES": 6, "STALL_CYCLES": 7, "DROPPED_EVENTS": 8,
-             "SPIKES": 9}
+             "STEP_CYCLES": 9, "INPUT_CYCLES": 10, "SPIKES": 11}
 #: The counters every runner reads after a run (SPIKES: one per layer, after these).
 COUNTERS = ("CYCLES", "SYNOPS", "NEURON_UPDATES", "INPUT_EVENTS", "SYNAPSE_CYCLES", "STALL_CYCLES",
-            "DROPPED_EVENTS")
+            "DROPPED_EVENTS", "STEP_CYCLES", "INPUT_CYCLES")
 
 
 def counter_addresses(n_layers: int) -> list[int]:
@@ -130,7 +134,9 @@ class AddressMap:
     writable only while the core is not busy: an access while it is busy is
     refused (a write is dropped, a read answers 0) and sets the refused flag.
     Registers can be read at any time. Values are sign-extended (unsigned decay
-    factors zero-extended) and writes keep the low ``bits`` bits.
+    factors zero-extended) and writes keep the low ``bits`` bits. The core registers
+    each request: a write takes effect one clock after its strobe, a read answers
+    (``r_valid``) two clocks after it.
     """
 
     def __init__(self, network: Network, config: HardwareConfig):

@@ -12,7 +12,7 @@ from .arith import fit, shift_right
 __all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES"]
 
 #: Clocks from a word's read data to its write-back (``hdl.schedule`` counts them).
-ENGINE_STAGES = 3
+ENGINE_STAGES = 7
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
@@ -48,8 +48,8 @@ def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
 
 
 class NeuronEngine(wiring.Component):
-    """Reads word ``w`` of accumulators, state and parameters, writes the new state three
-    clocks after the read data arrives (a three-stage pipeline).
+    """Reads word ``w`` of accumulators, state and parameters, writes the new state
+    ``ENGINE_STAGES`` clocks after the read data arrives.
 
     ``start`` pulses begin a pass over ``words`` words; the accumulator word is
     cleared as it is consumed. Lanes past ``size`` (padding) never spike.
@@ -106,18 +106,19 @@ class NeuronEngine(wiring.Component):
                 m.d.sync += [running.eq(0), word.eq(0)]
         m.d.comb += self.addr.eq(word)
 
-        # Three pipeline stages after the read, so no clock sees more than one adder
-        # chain: (1) the decay products, rounded; (2) the adaptation, the threshold and
-        # the membrane's input sum; (3) the soft reset, saturation and threshold compare,
-        # written back.
+        # ENGINE_STAGES clocks from the read data to the write-back, so that no clock holds
+        # more than one multiplier or one adder chain (saturation is a check of the top bits,
+        # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the
+        # decay products; (3) their rounding shifts, the synaptic input with the bias; (4) the
+        # membrane's sum and the adaptation; (5) the threshold; (6) the soft reset; (7) the
+        # saturation and the threshold compare, written back.
         valid = [running]
         words = [word]
         for _ in range(ENGINE_STAGES):
             valid.append(Signal())
             words.append(Signal(range(self._words)))
             m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
-        last_word = words[-1]
-        m.d.comb += [self.w_addr.eq(last_word), self.w_en.eq(valid[-1]),
+        m.d.comb += [self.w_addr.eq(words[-1]), self.w_en.eq(valid[-1]),
                      self.busy.eq(Cat(*valid).any())]
 
         def stage(value):
@@ -126,42 +127,56 @@ class NeuronEngine(wiring.Component):
             m.d.sync += reg.eq(value)
             return reg
 
+        def delay(value, clocks):
+            for _ in range(clocks):
+                value = stage(value)
+            return value
+
         for lane in range(lanes):
             st = self.state[lane]
             new = self.w_state[lane]
-            # stage 1
-            leak = stage(shift_right(self.alpha[lane] * st.u, D, rnd))
-            # the synaptic input in state units: guard_bits below the weight LSB (wiring)
             src = 1 - lane if mutants.active("lane_swap") and lanes > 1 and lane < 2 else lane
-            acc, bias = stage(self.acc[src] << guard), stage(self.bias[lane])
+            # 1: registered memory outputs
+            u, alpha, acc, bias = (stage(v) for v in (st.u, self.alpha[lane], self.acc[src],
+                                                     self.bias[lane]))
+            # 2: products
+            p_u = stage(alpha * u)
+            # 3: rounded leak; the synaptic input in state units (guard_bits below the weight
+            # LSB: wiring) plus the bias
+            leak = stage(shift_right(p_u, D, rnd))
+            drive = stage(delay((acc << guard) + bias, 1))
             if kind is NeuronKind.LI:
-                m.d.comb += new.u.eq(stage(fit(leak + acc + bias, S, ovf)))
+                m.d.comb += new.u.eq(delay(fit(leak + drive, S, ovf), 3))
                 continue
             s_prev, b0 = stage(st.s), stage(self.b0[lane])
-            # stage 2
             if kind is NeuronKind.CUBA:
-                decayed = stage(shift_right(self.alpha_syn[lane] * st.i, D, rnd))
-                current = stage(fit(decayed + acc + bias, S, ovf))
-                m.d.comb += new.i.eq(current)
-                theta = stage(b0)
-                total = stage(leak) + current
+                i_prev, alpha_syn = stage(st.i), stage(self.alpha_syn[lane])
+                p_i = stage(alpha_syn * i_prev)
+                decayed = stage(shift_right(p_i, D, rnd))
+                current = stage(fit(decayed + drive, S, ovf))
+                m.d.comb += new.i.eq(delay(current, 2))
+                total = stage(stage(leak) + current)
+                theta = delay(b0, 4)
             else:
                 if kind is NeuronKind.ALIF:
-                    decayed, adapt = stage(shift_right(self.rho[lane] * st.a, D, rnd)), \
-                        stage(self.adapt[lane])
-                    a = fit(decayed + Mux(s_prev, adapt, 0), S, ovf)
-                    m.d.comb += new.a.eq(stage(a))
-                    theta = stage(fit(b0 + a, S, ovf))
+                    a_prev, rho, adapt = stage(st.a), stage(self.rho[lane]), stage(self.adapt[lane])
+                    p_a = stage(rho * a_prev)
+                    decayed = stage(shift_right(p_a, D, rnd))
+                    a = stage(fit(decayed + Mux(delay(s_prev, 2), delay(adapt, 2), 0), S, ovf))
+                    m.d.comb += new.a.eq(delay(a, 2))
+                    theta = stage(fit(delay(b0, 3) + a, S, ovf))
                 else:
-                    theta = stage(b0)
-                total = stage(leak + acc + bias)
-            s_prev = stage(s_prev)
-            # stage 3
+                    theta = delay(b0, 4)
+                total = stage(stage(leak + drive))
+            s_prev = delay(s_prev, 4)
+            # 6: the soft reset
             reset = 0 if mutants.active("no_soft_reset") else Mux(s_prev, theta, 0)
-            u = fit(total - reset, S, ovf)
-            lane_valid = last_word * lanes + lane < self._size
-            spike = (u > theta) & lane_valid
+            diff, theta = stage(total - reset), stage(theta)
+            # 7: saturation, the threshold compare, write-back
+            u_new = fit(diff, S, ovf)
+            lane_valid = words[-1] * lanes + lane < self._size
+            spike = (u_new > theta) & lane_valid
             if mutants.active("stuck_spike") and lane == 0:
                 spike = C(0, 1)
-            m.d.comb += [new.u.eq(u), new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
+            m.d.comb += [new.u.eq(u_new), new.s.eq(spike), self.spikes[lane].eq(spike & valid[-1])]
         return m

@@ -34,11 +34,14 @@ async def stream_get(ctx, stream):
 
 
 async def cfg_write(ctx, bus, addr, value):
+    """One configuration write; it takes effect on the next clock (the core registers the
+    request), which this waits for."""
     ctx.set(bus.addr, addr)
     ctx.set(bus.w_data, int(value) & 0xFFFF_FFFF)
     ctx.set(bus.w_stb, 1)
     await ctx.tick()
     ctx.set(bus.w_stb, 0)
+    await ctx.tick()
 
 
 async def cfg_read(ctx, bus, addr, *, signed=False):

@@ -11,10 +11,16 @@ so the model predicts the CYCLES counter exactly; output back-pressure adds
 exactly the STALL_CYCLES it counts (CYCLES - STALL_CYCLES is what the model
 gives, whatever the consumer does).
 
-CYCLES counts the clocks the sequencer is not idle, and, while it is idle,
-the clocks the first layer's synapse engine issues weight words for input
-events (one per word of each event's row, whatever the gaps between events):
-END_STEP and END_SAMPLE are taken only once that engine is idle.
+Three counters: STEP_CYCLES, the clocks the sequencer works (``step_cycles``,
+exact once the output stalls, STALL_CYCLES, are taken off); INPUT_CYCLES, the
+clocks the first layer's synapse engine issues weight words for input events
+(``input_cycles``: one per word of each event's row, whatever the gaps between
+events); CYCLES, the clocks either works (``cycles``, exact when the inputs
+come back to back and the results are always taken). Input events enter
+while the sequencer idles and also once the first layer has updated (the
+rest of the step hides the next step's input, ``input_windows``); END_STEP
+and END_SAMPLE are taken only when the sequencer idles and that engine is
+idle.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from ..golden.network import Decision, Network, NeuronKind
 from ..golden.simulate import Result
 from .config import HardwareConfig
 
-__all__ = ["Phase", "step_phases", "sample_phases", "cycles", "per_step_cycles", "words",
-           "SYNAPSE_DRAIN"]
+__all__ = ["Phase", "step_phases", "sample_phases", "cycles", "step_cycles", "input_cycles",
+           "per_step_cycles", "step_lengths", "input_windows", "words", "SYNAPSE_DRAIN"]
 
 #: Clocks the synapse engine needs after its last weight word (stages B and C).
 SYNAPSE_DRAIN = 2
@@ -133,42 +139,61 @@ def ttfs_walk_length(network: Network, compared, ran):
     return np.where(ran, 2 + 3 * n_out + compared * (B - 1), 1)
 
 
-def per_step_cycles(network: Network, config: HardwareConfig, result: Result,
-                    x: np.ndarray) -> np.ndarray:
-    """Clocks of every step (samples, steps), from the golden result and the input events
-    ``x``: the first layer's input words (issued while the sequencer idles) and the phases."""
+def step_lengths(network: Network, config: HardwareConfig, result: Result) -> dict:
+    """Each step phase's clocks, (samples, steps) arrays keyed by the phase's index in
+    ``step_phases``."""
     P = config.lanes
     layers = network.layers
     W = [words(l.size, P) for l in layers]
-    x = np.asarray(x)
-    samples, steps, _ = x.shape
+    samples, steps, _ = result.readout.shape
     spiking = [i for i, l in enumerate(layers) if l.kind.spiking]
     now = {i: result.spikes[k].sum(axis=2) for k, i in enumerate(spiking)}      # (samples, steps)
     zero = np.zeros((samples, steps), np.int64)
     before = {i: np.concatenate([zero[:, :1], s[:, :-1]], axis=1) for i, s in now.items()}
-    total = np.count_nonzero(x, axis=2) * W[0]
-    for phase in step_phases(network, config):
+    lengths = {}
+    for n, phase in enumerate(step_phases(network, config)):
         k = phase.kind
         if k == "feed":
             spikes = before[phase.src] if phase.src == phase.dst else now.get(phase.src, zero)
-            total = total + feed_length(spikes, W[phase.dst])
+            length = feed_length(spikes, W[phase.dst])
         elif k == "update":
-            total = total + update_length(network, phase.dst, W[phase.dst])
+            length = update_length(network, phase.dst, W[phase.dst]) + zero
         elif k == "emit":
-            total = total + emit_length(now[phase.src])
+            length = emit_length(now[phase.src])
         elif k == "readout":
-            total = total + 1 + network.n_outputs
+            length = 1 + network.n_outputs + zero
         elif k == "ttfs_walk":
             out = result.spikes[-1]                                   # (samples, steps, n_out)
             spiked_now = out.any(axis=2)
             found_before = (np.cumsum(spiked_now, axis=1) - spiked_now) > 0
             compared = np.maximum(out.sum(axis=2) - 1, 0)
-            total = total + ttfs_walk_length(network, compared, spiked_now & ~found_before)
+            length = ttfs_walk_length(network, compared, spiked_now & ~found_before)
         elif k in ("decide", "step_done"):
-            total = total + 1
+            length = 1 + zero
         else:
             raise AssertionError(f"no length for step phase {k!r}")
-    return total
+        lengths[n] = length
+    return lengths
+
+
+def per_step_cycles(network: Network, config: HardwareConfig, result: Result,
+                    x: np.ndarray | None = None) -> np.ndarray:
+    """The sequencer's clocks of every step (samples, steps), from the golden result."""
+    return sum(step_lengths(network, config, result).values())
+
+
+def input_cycles(network: Network, config: HardwareConfig, x) -> np.ndarray:
+    """INPUT_CYCLES of every step (samples, steps): one clock per weight word of each event."""
+    return np.count_nonzero(np.asarray(x), axis=2) * words(network.layers[0].size, config.lanes)
+
+
+def input_windows(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
+    """The clocks of every step after the first layer's update, in which the next step's
+    input events already enter (samples, steps)."""
+    phases = step_phases(network, config)
+    lengths = step_lengths(network, config, result)
+    first_update = next(n for n, p in enumerate(phases) if p.kind == "update")
+    return sum(lengths[n] for n in range(first_update + 1, len(phases)))
 
 
 def sample_overhead(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
@@ -192,7 +217,24 @@ def sample_overhead(network: Network, config: HardwareConfig, result: Result) ->
     return total
 
 
-def cycles(network: Network, config: HardwareConfig, result: Result, x) -> np.ndarray:
-    """The CYCLES counter of each sample, less its output stalls, from a golden result."""
-    return per_step_cycles(network, config, result, x).sum(axis=1) + \
+def step_cycles(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
+    """STEP_CYCLES - STALL_CYCLES of each sample: its steps' phases and its end."""
+    return per_step_cycles(network, config, result).sum(axis=1) + \
         sample_overhead(network, config, result)
+
+
+def cycles(network: Network, config: HardwareConfig, result: Result, x) -> np.ndarray:
+    """CYCLES of each sample when the input events come back to back and the results are
+    always taken: the sequencer's clocks and the input clocks that no step's end hides (the
+    next step's input enters in the clocks after the first layer's update; a sample's first
+    step's input comes before any)."""
+    inputs = input_cycles(network, config, x)
+    windows = input_windows(network, config, result)
+    hidden = np.zeros_like(inputs)
+    hidden[:, 1:] = np.minimum(inputs[:, 1:], np.maximum(windows[:, :-1] - INPUT_WINDOW_START, 0))
+    return step_cycles(network, config, result) + (inputs - hidden).sum(axis=1)
+
+
+#: Clocks at the start of a window before the first input word is issued (the event is
+#: taken in the window's first clock, stage A issues from the next).
+INPUT_WINDOW_START = 1

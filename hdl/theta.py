@@ -23,6 +23,7 @@ pass that writes them.
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from ..golden.network import Formats, NeuronKind
 from . import mutants
@@ -36,6 +37,17 @@ def theta_stages(rotation: int) -> int:
     """Clocks from the read data to the write-back: seven, or six when the rotation is a
     power of two (its products are shifts, stage 3 has nothing to do)."""
     return 7 if len(csd_digits(rotation)) > 1 else 6
+
+
+def bit_length(value):
+    """Significant bits of an unsigned value (0 for 0), as a tree of depth log2(width)
+    instead of a chain of width priority muxes."""
+    width = len(value)
+    if width == 1:
+        return value[0]
+    half = 1 << (ceil_log2(width) - 1)          # the upper part has width - half bits
+    low, high = value[:half], value[half:]
+    return Mux(high.any(), half + bit_length(high), bit_length(low))
 
 
 def theta_state_layout(formats: Formats) -> data.StructLayout:
@@ -144,9 +156,7 @@ class ThetaEngine(wiring.Component):
             width = max(len(p), len(q))
             magnitude = Mux(p < 0, ~p, p)[:len(p)] | q[:len(q)]    # q >= 0 here
             n = Signal(range(width + 1))
-            for bit in range(width):
-                with m.If(magnitude[bit]):
-                    m.d.comb += n.eq(bit + 1)
+            m.d.comb += n.eq(bit_length(magnitude))
             n, spike, p, q = stage(n), stage(spike), stage(p), stage(q)
             # 7: one shifter for either direction, written back: (x 2**(B-1)) >> n is x
             # shifted left by B-1-n, or floored right by n-(B-1), to n = B-1 bits

@@ -104,6 +104,7 @@ class ConfigDriver:
         self.w_stb.value = 1
         await RisingEdge(self.clk)
         self.w_stb.value = 0
+        await RisingEdge(self.clk)      # the core registers the request: it lands now
 
     async def read(self, addr: int, *, timeout: int = 10_000) -> int:
         self.addr.value = addr

@@ -69,7 +69,7 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
         counters, seconds = run.counters, run.seconds
         scoreboard = Scoreboard(network, hidden_spikes=config.emit_spikes, config=config)
         mismatches = scoreboard.check(golden, run.records, samples, steps, counters,
-                                      run.sample_counters, x)
+                                      run.sample_counters, x, back_to_back=True)
         decoded = scoreboard.decoded
         sample_counters = run.sample_counters
     elif engine == "cocotb":

@@ -54,13 +54,16 @@ class Scoreboard:
 
     def __init__(self, network: Network, *, hidden_spikes: bool, config=None):
         """``config``: the core's HardwareConfig; with it (and the inputs given to ``check``)
-        each sample's CYCLES - STALL_CYCLES must equal the cycle model (``hdl.schedule``)."""
+        each sample's STEP_CYCLES - STALL_CYCLES and INPUT_CYCLES must equal the cycle model
+        (``hdl.schedule``), and CYCLES too when the run fed its inputs back to back and never
+        stalled the results (``check(..., back_to_back=True)``)."""
         self.network, self.hidden_spikes, self.config = network, hidden_spikes, config
         self.mismatches: list[str] = []
         self.decoded = None   # the RTL's outputs as arrays, once they decode
 
     def check(self, expected: Result, records, samples: int, steps: int, counters: dict,
-              sample_counters: list[dict] | None = None, x=None) -> list[str]:
+              sample_counters: list[dict] | None = None, x=None,
+              back_to_back: bool = False) -> list[str]:
         self.mismatches += compare_records(self.network, expected, records,
                                            hidden_spikes=self.hidden_spikes, limit=0)
         try:
@@ -90,11 +93,18 @@ class Scoreboard:
                         self.mismatches.append(f"sample {n}: counter {name}: expected {value}, "
                                                f"got {got.get(name)}")
             if self.config is not None and x is not None:
-                from ..hdl.schedule import cycles
-                model = cycles(self.network, self.config, expected, x)
+                from ..hdl import schedule
+                steps_model = schedule.step_cycles(self.network, self.config, expected)
+                input_model = schedule.input_cycles(self.network, self.config, x).sum(axis=1)
+                union_model = schedule.cycles(self.network, self.config, expected, x)
                 for n, got in enumerate(sample_deltas(sample_counters)[:samples]):
-                    work = got.get("CYCLES", 0) - got.get("STALL_CYCLES", 0)
-                    if work != model[n]:
-                        self.mismatches.append(f"sample {n}: CYCLES - STALL_CYCLES = {work}, the "
-                                               f"cycle model says {int(model[n])}")
+                    figures = [("STEP_CYCLES - STALL_CYCLES",
+                                got.get("STEP_CYCLES", 0) - got.get("STALL_CYCLES", 0), steps_model[n]),
+                               ("INPUT_CYCLES", got.get("INPUT_CYCLES"), input_model[n])]
+                    if back_to_back:
+                        figures.append(("CYCLES", got.get("CYCLES"), union_model[n]))
+                    for name, value, model in figures:
+                        if value != model:
+                            self.mismatches.append(f"sample {n}: {name} = {value}, the cycle "
+                                                   f"model says {int(model)}")
         return self.mismatches

@@ -99,7 +99,8 @@ async def run_job(dut):
             raise
     counters = sample_counters[-1]
     mismatches = tb.scoreboard.check(expected, tb.monitor.records, samples, steps, counters,
-                                     sample_counters, x)
+                                     sample_counters, x,
+                                     back_to_back=not job.get("stall") and not job.get("gaps"))
     _write_results(job, tb, counters, sample_counters, mismatches)
     for line in mismatches[:20]:
         dut._log.error("mismatch: %s", line)
