@@ -73,8 +73,8 @@ def _use(res, key):
 
 def table(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    lines = ["| board | network | P | LUT | FF | BRAM (est.) | SPRAM | DSP | Fmax MHz | clock MHz | timing | build s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| board | network | P | LUT | FF | BRAM (est.) | SPRAM | DSP | Fmax MHz | clock MHz | timing | build s | critical path |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["status"] != "built":
             lines.append(f"| {r['board']} | {r['summary']} | {r['lanes']} | {r['status']}: "
@@ -84,8 +84,16 @@ def table(path: Path) -> str:
         lines.append(f"| {r['board']} | {r['summary']} | {r['lanes']} | {_use(res, 'lut')} | {_use(res, 'ff')} | "
                      f"{_use(res, 'bram')} ({r['estimate_bram_blocks']}) | {_use(res, 'spram')} | "
                      f"{_use(res, 'dsp')} | {r['fmax_mhz']} | {r['clock_mhz']:g} | "
-                     f"{'pass' if r['timing_ok'] else 'FAIL'} | {r['seconds']} |")
+                     f"{'pass' if r['timing_ok'] else 'FAIL'} | {r['seconds']} | "
+                     f"{_path(r.get('critical_path'))} |")
     return "\n".join(lines)
+
+
+def _path(path) -> str:
+    if not path:
+        return "-"
+    hdl = [s for s in path["sources"] if s.startswith(("hdl/", "boards/", "sim/"))]
+    return f"{path['delay_ns']} ns, {path['logic_levels']} levels" + (f" ({', '.join(hdl[:3])})" if hdl else "")
 
 
 def largest_table(boards, lanes, weight_bits=8) -> str:
@@ -113,6 +121,8 @@ def main(argv=None):
     p.add_argument("--build-root", type=Path, default=Path("/tmp/spikeforge-bench-builds"))
     p.add_argument("--table", type=Path, metavar="JSONL", help="only print a saved sweep")
     p.add_argument("--largest", action="store_true", help="only the fit search")
+    p.add_argument("--network", metavar="NETWORK",
+                   help="build this network (a file or builtin:NAME) instead of builtin:ecg")
     p.add_argument("--confirm", action="store_true",
                    help="build the largest network the fit search finds (per board and lanes)")
     args = p.parse_args(argv)
@@ -129,7 +139,11 @@ def main(argv=None):
         print("\nBuilds of the largest networks:\n")
         print(table(args.out))
         return 0
-    net = ecg_network()
+    if args.network:
+        from spikeforge.cli import load_network
+        net = load_network(args.network)
+    else:
+        net = ecg_network()
     print(f"\nEstimated block RAMs for {net.name} ({net.summary()}):")
     for name in args.boards:
         print(f"  {name}: " + ", ".join(
