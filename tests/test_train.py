@@ -205,6 +205,13 @@ def test_train_command_errors(tmp_path, capsys, monkeypatch):
     from spikeforge.train.cli import TORCH_MISSING, main
     assert main(["digits", "-o", str(tmp_path / "nodir" / "n.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--test-out", str(tmp_path / "n.npz")]) == 2
+    assert "both the network and the test inputs" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--checkpoint", "/dev/null"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())      # nothing trained, nothing written
     assert main(["digits", "-o", str(tmp_path / "n.npz"), "--epochs", "-1"]) == 2
     assert "--epochs -1" in capsys.readouterr().err
     assert main(["digits", "-o", str(tmp_path / "n.npz"), "--resume"]) == 2

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch (the 'train' extra) is not installed")
+from conftest import require_extra  # noqa: E402
+
+torch = require_extra("torch", "train")
 
 from spikeforge.golden import Network, quantize, simulate, simulate_float  # noqa: E402
 from spikeforge.golden.inputs import load_inputs  # noqa: E402

@@ -101,6 +101,19 @@ def task_data(task: str, folder=None):
     return xtr, ytr, xte, yte
 
 
+def _check_outputs(*outputs) -> None:
+    """Refuse, before hours of training, an output that cannot be written (a folder, a
+    missing or read-only parent, a device) or two outputs that are the same file."""
+    from spikeforge.golden.files import check_output
+    seen = {}
+    for path, what in outputs:
+        check_output(path, what)
+        key = os.path.abspath(path)
+        if key in seen:
+            raise _command_error()(f"{path}: given as both the {seen[key]} and the {what}")
+        seen[key] = what
+
+
 def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_out=None,
                checkpoint=None, resume=False, data=None, threads=1, lr=None, batch=None,
                weight_bits=None, progress=True, log=None) -> dict:
@@ -121,9 +134,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         _positive(name, value)
     if lr is not None and not lr > 0:
         raise _command_error()(f"--lr {lr!r}: must be > 0")
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir):
-        raise _command_error()(f"{output}: folder {out_dir} does not exist")
+    _check_outputs((output, "network"), (test_out, "test inputs"), (checkpoint, "checkpoint"))
     if resume and not os.path.isfile(checkpoint):
         raise _command_error()(f"--resume: no checkpoint at {checkpoint}")
 
@@ -257,10 +268,8 @@ def train_theta_task(task: str, output, *, epochs=None, qat_epochs=None, steps=N
     test_out = test_out or base + ".test.npz"
     float_out = float_out or base + ".float.npz"
     checkpoint = checkpoint or base + ".ckpt"
-    for path in (output, test_out, float_out):
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise error(f"{path}: folder {folder} does not exist")
+    _check_outputs((output, "network"), (test_out, "test inputs"), (float_out, "float network"),
+                   (checkpoint, "checkpoint"))
     if resume and not os.path.isfile(checkpoint):
         raise error(f"--resume: no checkpoint at {checkpoint}")
 
