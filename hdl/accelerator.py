@@ -269,11 +269,11 @@ class Accelerator(wiring.Component):
                     with m.State(here):
                         if kind == "scan":
                             _, src, dst, offset = phase
-                            scanner, target = cores[src][0].spikes, cores[dst][0].events
+                            spike_list, target = cores[src][0].spikes, cores[dst][0].events
                             m.d.comb += [
-                                target.valid.eq(scanner.valid),
-                                target.payload.src.eq(scanner.payload + offset),
-                                scanner.ready.eq(target.ready),
+                                target.valid.eq(spike_list.valid),
+                                target.payload.src.eq(spike_list.payload + offset),
+                                spike_list.ready.eq(target.ready),
                             ]
                             if hasattr(target.payload, "value"):
                                 m.d.comb += target.payload.value.eq(1)
@@ -283,10 +283,10 @@ class Accelerator(wiring.Component):
                             with m.If(~cores[src][0].scan_busy & absorbed):
                                 m.next = after
                         elif kind == "emit":
-                            scanner = cores[phase[1]][0].spikes
-                            with m.If(scanner.valid):
-                                emit(OutputKind.SPIKE, phase[1], scanner.payload)
-                            m.d.comb += scanner.ready.eq(out.ready)
+                            spike_list = cores[phase[1]][0].spikes
+                            with m.If(spike_list.valid):
+                                emit(OutputKind.SPIKE, phase[1], spike_list.payload)
+                            m.d.comb += spike_list.ready.eq(out.ready)
                             with m.If(~cores[phase[1]][0].scan_busy):
                                 m.next = after
                         elif kind == "update":

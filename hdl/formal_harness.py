@@ -141,9 +141,8 @@ def _replaced(module, name, value):
         setattr(module, name, original)
 
 
-#: What ``hdl.layer`` builds a layer's spike stream with (the spike list, or the scanner of
-#: earlier versions).
-_SPIKE_SOURCES = ("SpikeList", "SpikeScanner")
+#: What ``hdl.layer`` builds a layer's spike stream with.
+_SPIKE_SOURCES = ("SpikeList",)
 
 
 def _building(dut: Accelerator, platform):

@@ -28,7 +28,7 @@ MUTANTS = {
     "update_before_drain": "sequencer: a layer's update starts before its synapse engine is done",
     "synops_off_by_one": "counters: every input event counts one synaptic operation too many",
     "argmax_ties_high": "sequencer: readout argmax ties go to the highest index",
-    "scanner_drops_last_lane": "spike list: a spike in a word's last lane is not kept",
+    "spikes_drop_last_lane": "spike list: a spike in a word's last lane is not kept",
     "input_sign_ignored": "synapse: a negative input event adds its weight instead of subtracting",
     "theta_no_reset": "theta: a spike keeps the vector past V = +inf (no negation)",
     "spikes_ignore_ready": "spike stream: a stalled index is replaced by the next (ready ignored)",

@@ -74,7 +74,7 @@ class SpikeList(wiring.Component):
         with m.If(self.clear):
             m.d.sync += count.eq(0)
         mask = self.w_mask
-        if mutants.active("scanner_drops_last_lane"):
+        if mutants.active("spikes_drop_last_lane"):
             mask = mask & ~(1 << (lanes - 1))
         with m.Elif(self.w_en & mask.any()):
             m.d.comb += [wr.addr.eq(count), wr.data.word.eq(self.w_word),

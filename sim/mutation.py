@@ -84,7 +84,7 @@ MUTANT_DESIGNS = {
     "update_before_drain": ("one-word-P4", "multi-word-P2"),
     "synops_off_by_one": ("multi-word-P2",),
     "argmax_ties_high": ("multi-word-P2",),
-    "scanner_drops_last_lane": ("multi-word-P2",),
+    "spikes_drop_last_lane": ("multi-word-P2",),
     "input_sign_ignored": ("multi-word-P2",),
     "theta_no_reset": ("theta-P2",),
 }

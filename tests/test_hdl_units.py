@@ -15,7 +15,7 @@ from spikeforge.golden.randnet import random_network
 from spikeforge.hdl.arith import fit, shift_right
 from spikeforge.hdl.neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from spikeforge.hdl.pysim import stream_get, stream_put
-from spikeforge.hdl.scanner import SpikeScanner
+from spikeforge.hdl.spikes import STREAM_LATENCY, SpikeList
 from spikeforge.hdl.synapse import SynapseEngine
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -260,39 +260,71 @@ def test_neuron_engine_equals_layer_step(kind, lanes, overflow, guard):
     run(dut, tb)
 
 
-# -- spike scanner --
+# -- spike list --
 
 @pytest.mark.parametrize("lanes", [1, 4])
-def test_scanner_streams_set_bits_ascending_under_backpressure(lanes):
+def test_spike_list_streams_appended_spikes_ascending_under_backpressure(lanes):
     rng = np.random.default_rng(lanes)
-    words = 5
+    words = 6
     bits = rng.random((words, lanes)) < 0.4
     bits[1] = True
     bits[2] = False
     expected = list(np.flatnonzero(bits.reshape(-1)))
     m = Module()
-    m.submodules.scan = scan = SpikeScanner(words=words, lanes=lanes)
-    m.submodules.mem = mem = memory.Memory(shape=lanes, depth=words,
-                                           init=[int(sum(int(b) << l for l, b in enumerate(row))) for row in bits])
-    rd = mem.read_port()
-    m.d.comb += [rd.addr.eq(scan.addr), scan.bits.eq(rd.data)]
+    m.submodules.spikes = dut = SpikeList(words=words, lanes=lanes)
     got = []
 
     async def producer(ctx):
-        ctx.set(scan.start, 1)
-        await ctx.tick()
-        ctx.set(scan.start, 0)
+        for rounds in range(2):               # the second round: clear empties the list
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            for word, row in enumerate(bits):  # the neuron engine writes every word back
+                ctx.set(dut.w_en, 1)
+                ctx.set(dut.w_word, word)
+                ctx.set(dut.w_mask, int(sum(int(b) << lane for lane, b in enumerate(row))))
+                await ctx.tick()
+            ctx.set(dut.w_en, 0)
+            assert ctx.get(dut.count) == int(bits.any(axis=1).sum())
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            await ctx.tick().until(~dut.busy)
 
     async def consumer(ctx):
-        while len(got) < len(expected):
+        while len(got) < 2 * len(expected):
             if rng.random() < 0.5:
                 await ctx.tick().repeat(int(rng.integers(1, 4)))
-            got.append(int(await stream_get(ctx, scan.spikes)))
-        await ctx.tick().until(~scan.busy)
-        assert not ctx.get(scan.spikes.valid)
+            got.append(int(await stream_get(ctx, dut.spikes)))
 
     run(m, producer, consumer)
-    assert got == expected
+    assert got == expected * 2
+
+
+def test_spike_list_first_index_after_stream_latency_then_one_per_clock():
+    m = Module()
+    m.submodules.spikes = dut = SpikeList(words=4, lanes=2)
+    clocks = []
+
+    async def tb(ctx):
+        for word, mask in ((0, 0b11), (2, 0b01), (3, 0b10)):
+            ctx.set(dut.w_en, 1)
+            ctx.set(dut.w_word, word)
+            ctx.set(dut.w_mask, mask)
+            await ctx.tick()
+        ctx.set(dut.w_en, 0)
+        ctx.set(dut.spikes.ready, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for clock in range(1, 12):
+            if ctx.get(dut.spikes.valid):
+                clocks.append((clock, ctx.get(dut.spikes.payload)))
+            await ctx.tick()
+
+    run(m, tb)
+    assert [i for _, i in clocks] == [0, 1, 4, 7]
+    assert [c for c, _ in clocks] == [STREAM_LATENCY + k for k in range(4)]
 
 
 def test_spram_weights_tiles_and_rejects():

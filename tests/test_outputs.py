@@ -124,7 +124,9 @@ def test_sigint_during_a_simulation_writes_nothing_and_keeps_the_previous_file(t
     (tmp_path / "out.npz").write_bytes(b"previous")
     proc = subprocess.Popen([sys.executable, "-m", "spikeforge", "simulate", str(tmp_path / "net.npz"),
                              "--input", str(tmp_path / "in.npz"), "--output",
-                             str(tmp_path / "out.npz")], stderr=subprocess.PIPE, text=True)
+                             str(tmp_path / "out.npz")], stderr=subprocess.PIPE, text=True,
+                            # a pytest-xdist worker ignores SIGINT, and so would its children
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3.0)          # well into the simulation (it takes longer than this)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
