@@ -362,6 +362,10 @@ class Accelerator(wiring.Component):
         m.d.comb += [busy.eq(sequencing | cores[0][0].syn_busy), self.busy.eq(busy),
                      working.eq(sequencing | cores[0][0].syn_issuing),
                      input_open.eq(~sequencing | opened)]
+        # a layer's new spikes come out of its neuron engine's last stage (the threshold
+        # compare): registered once before they are counted, so no compare feeds an adder
+        spiked_regs = [Signal(P, name=f"spiked{i}") for i in range(len(layers))]
+        m.d.sync += [r.eq(c.new_spikes) for r, (c, _) in zip(spiked_regs, cores)]
         with m.If(clear_counters):
             m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
                                            stall_cycles, step_cycles, input_cycles, dropped,
@@ -380,8 +384,8 @@ class Accelerator(wiring.Component):
             m.d.sync += synops.eq(synops + sum(synop_terms))
             update_terms = [Mux(count_update[i], layer.size, 0) for i, layer in enumerate(layers)]
             m.d.sync += updates.eq(updates + sum(update_terms))
-            for (c, _), counter in zip(cores, spikes):
-                m.d.sync += counter.eq(counter + sum(c.new_spikes[lane] for lane in range(P)))
+            for spiked, counter in zip(spiked_regs, spikes):
+                m.d.sync += counter.eq(counter + sum(spiked[lane] for lane in range(P)))
 
         # -- configuration port --
         # The port's request is registered before it is decoded (one clock more for every
