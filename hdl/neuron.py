@@ -12,7 +12,7 @@ from .arith import fit, shift_right
 __all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES"]
 
 #: Clocks from a word's read data to its write-back (``hdl.schedule`` counts them).
-ENGINE_STAGES = 7
+ENGINE_STAGES = 8
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
@@ -111,7 +111,7 @@ class NeuronEngine(wiring.Component):
         # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the
         # decay products; (3) their rounding shifts, the synaptic input with the bias; (4) the
         # membrane's sum and the adaptation; (5) the threshold; (6) the soft reset; (7) the
-        # saturation and the threshold compare, written back.
+        # saturation; (8) the threshold compare, written back.
         valid = [running]
         words = [word]
         for _ in range(ENGINE_STAGES):
@@ -146,7 +146,7 @@ class NeuronEngine(wiring.Component):
             leak = stage(shift_right(p_u, D, rnd))
             drive = stage(delay((acc << guard) + bias, 1))
             if kind is NeuronKind.LI:
-                m.d.comb += new.u.eq(delay(fit(leak + drive, S, ovf), 3))
+                m.d.comb += new.u.eq(delay(fit(leak + drive, S, ovf), 4))
                 continue
             s_prev, b0 = stage(st.s), stage(self.b0[lane])
             if kind is NeuronKind.CUBA:
@@ -154,7 +154,7 @@ class NeuronEngine(wiring.Component):
                 p_i = stage(alpha_syn * i_prev)
                 decayed = stage(shift_right(p_i, D, rnd))
                 current = stage(fit(decayed + drive, S, ovf))
-                m.d.comb += new.i.eq(delay(current, 2))
+                m.d.comb += new.i.eq(delay(current, 3))
                 total = stage(stage(leak) + current)
                 theta = delay(b0, 4)
             else:
@@ -163,7 +163,7 @@ class NeuronEngine(wiring.Component):
                     p_a = stage(rho * a_prev)
                     decayed = stage(shift_right(p_a, D, rnd))
                     a = stage(fit(decayed + Mux(delay(s_prev, 2), delay(adapt, 2), 0), S, ovf))
-                    m.d.comb += new.a.eq(delay(a, 2))
+                    m.d.comb += new.a.eq(delay(a, 3))
                     theta = stage(fit(delay(b0, 3) + a, S, ovf))
                 else:
                     theta = delay(b0, 4)
@@ -172,8 +172,9 @@ class NeuronEngine(wiring.Component):
             # 6: the soft reset
             reset = 0 if mutants.active("no_soft_reset") else Mux(s_prev, theta, 0)
             diff, theta = stage(total - reset), stage(theta)
-            # 7: saturation, the threshold compare, write-back
-            u_new = fit(diff, S, ovf)
+            # 7: saturation
+            u_new, theta = stage(fit(diff, S, ovf)), stage(theta)
+            # 8: the threshold compare, write-back
             lane_valid = words[-1] * lanes + lane < self._size
             spike = (u_new > theta) & lane_valid
             if mutants.active("stuck_spike") and lane == 0:
