@@ -288,7 +288,7 @@ def test_tiny_theta_training_is_deterministic_and_resumes(tmp_path):
     resumed.load_checkpoint(tmp_path / "p.ckpt")
     assert resumed.epoch == 2
     assert [h["loss"] for h in resumed.fit(x[:40], y[:40], x[40:], y[40:])] == runs[0]
-    with pytest.raises(ValueError, match="recipe 'other'"):
+    with pytest.raises(ValueError, match="checkpoint of recipe 'tiny-theta', not 'other'"):
         ThetaTrainer(tiny_theta_recipe(name="other"), progress=False).load_checkpoint(
             tmp_path / "p.ckpt")
 

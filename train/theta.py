@@ -38,11 +38,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import pickle
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +49,8 @@ from torch import nn
 
 from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, NeuronKind
 from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
+
+from .checkpoint import read_checkpoint, write_checkpoint
 
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
            "ThetaTrainer", "AdaBelief", "shift_ttfs", "SHIFTS", "evaluate_continuous", "flip_ttfs", "theta_of",
@@ -546,34 +545,10 @@ class ThetaTrainer:
         ckpt = {"model": self.model.state_dict(), "epoch": int(self.epoch), "seed": int(self.seed),
                 "recipe": self.recipe.name, "history": json.dumps(self.history, default=float),
                 "optimizer": self.optimizer.state_dict(), "best": best}
-        path = os.fspath(path)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            torch.save(ckpt, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_checkpoint(ckpt, path)
 
     def load_checkpoint(self, path):
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
-                TypeError, AttributeError, IndexError, KeyError, zipfile.BadZipFile) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"{path}: not a spikeforge training checkpoint (only tensors and "
-                             f"plain data are loaded): {first}") from None
-        if not isinstance(ckpt, dict) or ckpt.get("recipe") != self.recipe.name:
-            raise ValueError(f"{path}: not a checkpoint of recipe {self.recipe.name!r}")
-        epoch = ckpt.get("epoch")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise ValueError(f"{path}: epoch: {epoch!r} is not a non-negative integer")
-        try:
-            history = json.loads(ckpt.get("history"))
-        except (TypeError, json.JSONDecodeError):
-            history = None
-        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-            raise ValueError(f"{path}: history: not a JSON list of epoch records")
+        ckpt, epoch, history = read_checkpoint(path, self.recipe.name)
         best = ckpt.get("best")
         if best is not None and (not isinstance(best, dict) or set(best) != {
                 "epoch", "score", "state"}):

@@ -12,11 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import pickle
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +22,7 @@ import torch.nn.functional as F
 
 from spikeforge.golden import Decision, Formats, NeuronKind, accuracy, quantize, simulate, simulate_float
 
+from .checkpoint import read_checkpoint, write_checkpoint
 from .srnn import SRNN, LayerSpec
 
 __all__ = ["Recipe", "RECIPES", "Trainer", "evaluate_fixed", "evaluate_float", "quantize_model",
@@ -204,14 +202,7 @@ class Trainer:
         ckpt = {"model": self.model.state_dict(), "epoch": int(self.epoch), "seed": int(self.seed),
                 "recipe": self.recipe.name, "history": json.dumps(self.history, default=float),
                 "phase": phase, "optimizer": None if optimizer is None else optimizer.state_dict()}
-        path = os.fspath(path)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            torch.save(ckpt, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_checkpoint(ckpt, path)
 
     def load_checkpoint(self, path):
         """Restore a checkpoint written by ``save_checkpoint``.
@@ -219,30 +210,10 @@ class Trainer:
         Only tensors and plain data are unpickled (``weights_only=True``): a
         checkpoint is user input, and a full unpickler would run any code it holds.
         """
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
-                TypeError, AttributeError, IndexError, KeyError, zipfile.BadZipFile) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"{path}: not a spikeforge training checkpoint (only tensors and "
-                             f"plain data are loaded): {first}") from None
-        if not isinstance(ckpt, dict):
-            raise ValueError(f"{path}: not a spikeforge training checkpoint "
-                             f"(holds a {type(ckpt).__name__}, not a dict)")
-        if ckpt.get("recipe") != self.recipe.name:
-            raise ValueError(f"{path}: checkpoint of recipe {ckpt.get('recipe')!r}, "
-                             f"not {self.recipe.name!r}")
-        epoch, history, phase = ckpt.get("epoch"), ckpt.get("history"), ckpt.get("phase")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise ValueError(f"{path}: epoch: {epoch!r} is not a non-negative integer")
+        ckpt, epoch, history = read_checkpoint(path, self.recipe.name)
+        phase = ckpt.get("phase")
         if phase not in ("float", "qat"):
             raise ValueError(f"{path}: phase: {phase!r} (allowed: 'float', 'qat')")
-        try:
-            history = json.loads(history) if isinstance(history, str) else None
-        except json.JSONDecodeError:
-            history = None
-        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-            raise ValueError(f"{path}: history: not a JSON list of epoch records")
         model = ckpt.get("model")
         if not isinstance(model, dict):
             raise ValueError(f"{path}: model: not a state dict")
