@@ -362,6 +362,15 @@ class Accelerator(wiring.Component):
         m.d.comb += [busy.eq(sequencing | cores[0][0].syn_busy), self.busy.eq(busy),
                      working.eq(sequencing | cores[0][0].syn_issuing),
                      input_open.eq(~sequencing | opened)]
+        # each clock's operations, registered before the counters add them (no handshake
+        # logic or sum of layers in front of a 32-bit adder)
+        synop_terms = [Mux(c.events.valid & c.events.ready,
+                           layer.size + (i == 0 and mutants.active("synops_off_by_one")), 0)
+                       for i, ((c, _), layer) in enumerate(zip(cores, layers))]
+        update_terms = [Mux(count_update[i], layer.size, 0) for i, layer in enumerate(layers)]
+        synop_step = Signal(range(sum(l.size for l in layers) + 2))
+        update_step = Signal(range(sum(l.size for l in layers) + 1))
+        m.d.sync += [synop_step.eq(sum(synop_terms)), update_step.eq(sum(update_terms))]
         # a layer's new spikes come out of its neuron engine's last stage (the threshold
         # compare): registered once before they are counted, so no compare feeds an adder
         spiked_regs = [Signal(P, name=f"spiked{i}") for i in range(len(layers))]
@@ -378,12 +387,7 @@ class Accelerator(wiring.Component):
             m.d.sync += input_events.eq(input_events + count_input)
             m.d.sync += dropped.eq(dropped + count_dropped)
             m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
-            synop_terms = [Mux(c.events.valid & c.events.ready,
-                               layer.size + (i == 0 and mutants.active("synops_off_by_one")), 0)
-                           for i, ((c, _), layer) in enumerate(zip(cores, layers))]
-            m.d.sync += synops.eq(synops + sum(synop_terms))
-            update_terms = [Mux(count_update[i], layer.size, 0) for i, layer in enumerate(layers)]
-            m.d.sync += updates.eq(updates + sum(update_terms))
+            m.d.sync += [synops.eq(synops + synop_step), updates.eq(updates + update_step)]
             for spiked, counter in zip(spiked_regs, spikes):
                 m.d.sync += counter.eq(counter + sum(spiked[lane] for lane in range(P)))
 

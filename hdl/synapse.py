@@ -19,11 +19,13 @@ class SynapseEngine(wiring.Component):
 
     The weight memory holds ``rows * words`` words of ``lanes`` weights (row
     ``src``, word ``w`` at address ``src * words + w``); the accumulator memory
-    ``words`` words of ``lanes`` accumulators. Three stages, one word per clock:
-    A issues the weight read, B scales the weights and issues the accumulator
-    read, C adds and writes back. The accumulator read port must be transparent
-    for the write port (``transparent_for``): that forwards the one read-after-
-    write hazard the pipeline has (the same word in back-to-back events).
+    ``words`` words of ``lanes`` accumulators. Four stages, one word per clock:
+    A issues the weight read, B registers the weights as they arrive (nothing
+    between the memory's output and a register), B2 scales them and issues the
+    accumulator read, C adds and writes back. The accumulator read port must be
+    transparent for the write port (``transparent_for``): that forwards the one
+    read-after-write hazard the pipeline has (the same word in back-to-back
+    events: read in B2 as the event before writes it in C).
     """
 
     def __init__(self, *, rows, words, lanes, weight_bits, acc_bits, values="spike", value_bits=2):
@@ -77,38 +79,48 @@ class SynapseEngine(wiring.Component):
             if a_value is not None:
                 m.d.sync += a_value.eq(self.events.payload.value)
 
-        # Stage B: weights arrive; scale them by the event value.
+        # Stage B: weights arrive and are registered.
         b_valid = Signal()
         b_word = Signal(range(words))
         b_value = Signal(signed(self._value_bits)) if a_value is not None else None
         m.d.sync += [b_valid.eq(a_valid), b_word.eq(a_word)]
         if b_value is not None:
             m.d.sync += b_value.eq(a_value)
-        m.d.comb += self.acc_raddr.eq(b_word)
+        b_weights = Signal.like(self.w_data)
+        m.d.sync += b_weights.eq(self.w_data)
+
+        # Stage B2: scale the weights by the event value; read the accumulators.
+        b2_valid = Signal()
+        b2_word = Signal(range(words))
+        b2_value = Signal(signed(self._value_bits)) if a_value is not None else None
+        m.d.sync += [b2_valid.eq(b_valid), b2_word.eq(b_word)]
+        if b2_value is not None:
+            m.d.sync += b2_value.eq(b_value)
+        m.d.comb += self.acc_raddr.eq(b2_word)
 
         c_valid = Signal()
         c_word = Signal(range(words))
         c_prod = Signal(data.ArrayLayout(signed(self._acc_bits), lanes))
-        m.d.sync += [c_valid.eq(b_valid), c_word.eq(b_word)]
+        m.d.sync += [c_valid.eq(b2_valid), c_word.eq(b2_word)]
         for lane in range(lanes):
-            weight = self.w_data[lane]
+            weight = b_weights[lane]
             if self._values == "spike":
                 product = weight
             elif mutants.active("input_sign_ignored"):
-                product = weight if self._values == "unit" else weight * abs(b_value)
+                product = weight if self._values == "unit" else weight * abs(b2_value)
             elif self._values == "unit":
-                product = Mux(b_value < 0, -weight, weight)
+                product = Mux(b2_value < 0, -weight, weight)
             else:
-                product = weight * b_value
+                product = weight * b2_value
             m.d.sync += c_prod[lane].eq(product)
 
-        # Stage C: add into the accumulator word read in stage B.
+        # Stage C: add into the accumulator word read in stage B2.
         for lane in range(lanes):
             m.d.comb += self.acc_wdata[lane].eq(self.acc_rdata[lane] + c_prod[lane])
         m.d.comb += [
             self.acc_waddr.eq(c_word),
             self.acc_we.eq(c_valid),
-            self.busy.eq(a_valid | b_valid | c_valid),
+            self.busy.eq(a_valid | b_valid | b2_valid | c_valid),
             self.issuing.eq(a_valid),
         ]
         return m
