@@ -231,25 +231,8 @@ def load_idx(path) -> np.ndarray:
     return np.frombuffer(body, dt).reshape(shape)
 
 
-def load_mnist_idx(images_path, labels_path, *, levels=(128,), tail: int = 0):
-    """MNIST-style IDX images (n, rows, cols) uint8 and labels (n,), encoded row by row."""
-    images = load_idx(images_path)
-    labels = load_idx(labels_path)
-    if images.ndim != 3:
-        raise DataError(f"{os.fspath(images_path)}: shape {images.shape}; expected images "
-                        f"(samples, rows, columns)")
-    if labels.ndim != 1:
-        raise DataError(f"{os.fspath(labels_path)}: shape {labels.shape}; expected labels (samples,)")
-    if len(labels) != len(images):
-        raise DataError(f"{os.fspath(labels_path)}: {len(labels)} labels for {len(images)} images "
-                        f"in {os.fspath(images_path)}")
-    return encode_rows(images, levels, 255.0, tail), labels.astype(np.int64)
-
-
-def load_mnist_ttfs(images_path, labels_path, steps: int, *,
-                    threshold: float = MNIST_TTFS_THRESHOLD):
-    """MNIST-style IDX images and labels, TTFS-coded (pixel >= ``threshold`` spikes at
-    tick 0; 784 channels for 28x28 images)."""
+def _load_idx_pair(images_path, labels_path):
+    """IDX images (n, rows, cols) and their labels (n,) as integers 0..9, checked."""
     images = load_idx(images_path)
     labels = load_idx(labels_path)
     if images.ndim != 3:
@@ -262,7 +245,21 @@ def load_mnist_ttfs(images_path, labels_path, steps: int, *,
                         f"in {os.fspath(images_path)}")
     if labels.dtype.kind not in "iu" or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
         raise DataError(f"{os.fspath(labels_path)}: labels must be integers 0..9")
-    return encode_ttfs(images, threshold, steps), labels.astype(np.int64)
+    return images, labels.astype(np.int64)
+
+
+def load_mnist_idx(images_path, labels_path, *, levels=(128,), tail: int = 0):
+    """MNIST-style IDX images (n, rows, cols) uint8 and labels (n,), encoded row by row."""
+    images, labels = _load_idx_pair(images_path, labels_path)
+    return encode_rows(images, levels, 255.0, tail), labels
+
+
+def load_mnist_ttfs(images_path, labels_path, steps: int, *,
+                    threshold: float = MNIST_TTFS_THRESHOLD):
+    """MNIST-style IDX images and labels, TTFS-coded (pixel >= ``threshold`` spikes at
+    tick 0; 784 channels for 28x28 images)."""
+    images, labels = _load_idx_pair(images_path, labels_path)
+    return encode_ttfs(images, threshold, steps), labels
 
 
 # -- SHD-style HDF5 spike files --
