@@ -140,12 +140,16 @@ class BoardLink(wiring.Component):
         n_records = Signal(range(max_records + 1))
         res_shift = Signal(8 * out_bytes)
         res_left = Signal(range(out_bytes + 1))
+        # the records a frame takes, and its length, registered from the FIFO's level: a
+        # clock old, so never more than the FIFO holds (only this path reads it)
         level = results.r_level
-        take = Mux(level > max_records, max_records, level)
-        m.d.comb += [res_len.eq(take * out_bytes), res_data.eq(res_shift[:8])]
+        take, frame_len = Signal(range(max_records + 1)), Signal(8)
+        m.d.sync += [take.eq(Mux(level > max_records, max_records, level)),
+                     frame_len.eq(Mux(level > max_records, max_records, level) * out_bytes)]
+        m.d.comb += [res_len.eq(frame_len), res_data.eq(res_shift[:8])]
         with m.FSM(name="result_path"):
             with m.State("IDLE"):
-                m.d.comb += res_start.eq(level != 0)
+                m.d.comb += res_start.eq(take != 0)
                 with m.If(res_start_ack):
                     m.d.sync += n_records.eq(take)
                     m.next = "LOAD"
@@ -184,6 +188,10 @@ class BoardLink(wiring.Component):
             with m.Default():
                 m.d.comb += record_bytes.eq(in_bytes)
         cfg = core.cfg
+        # the core's read answer registered as it comes (the port's read-data mux of every
+        # memory goes into a plain register, not through the command path's enables)
+        answer, answer_valid = Signal(32), Signal()
+        m.d.sync += [answer.eq(cfg.r_data), answer_valid.eq(cfg.r_valid)]
         m.d.comb += [cfg.addr.eq(Mux(cmd == Command.WRITE, word[:32], word[32:])),
                      cfg.w_data.eq(word[32:]),
                      core.events.payload.eq(word[64 - 8 * in_bytes:][:info.in_bits])]
@@ -309,8 +317,8 @@ class BoardLink(wiring.Component):
                         with m.If(core.events.ready):
                             m.next = "FETCH"
             with m.State("READ_WAIT"):
-                with m.If(cfg.r_valid):
-                    m.d.sync += [rdata.eq(cfg.r_data), pos.eq(0)]
+                with m.If(answer_valid):
+                    m.d.sync += [rdata.eq(answer), pos.eq(0)]
                     m.next = "READ_SEND"
             with m.State("READ_SEND"):
                 m.d.comb += [reply_valid.eq(1), reply_data.eq(rdata[:8])]
