@@ -140,12 +140,14 @@ class BoardLink(wiring.Component):
         n_records = Signal(range(max_records + 1))
         res_shift = Signal(8 * out_bytes)
         res_left = Signal(range(out_bytes + 1))
-        # the records a frame takes, and its length, registered from the FIFO's level: a
-        # clock old, so never more than the FIFO holds (only this path reads it)
+        # the records a frame takes, and its length, from the FIFO's level through two
+        # registers (the cap, then the product): two clocks old, so never more than the
+        # FIFO holds (only this path reads it)
         level = results.r_level
+        capped = Signal(range(max_records + 1))
         take, frame_len = Signal(range(max_records + 1)), Signal(8)
-        m.d.sync += [take.eq(Mux(level > max_records, max_records, level)),
-                     frame_len.eq(Mux(level > max_records, max_records, level) * out_bytes)]
+        m.d.sync += [capped.eq(Mux(level > max_records, max_records, level)),
+                     take.eq(capped), frame_len.eq(capped * out_bytes)]
         m.d.comb += [res_len.eq(frame_len), res_data.eq(res_shift[:8])]
         with m.FSM(name="result_path"):
             with m.State("IDLE"):
