@@ -323,9 +323,10 @@ class BoardLink(wiring.Component):
                     m.d.sync += [rdata.eq(answer), pos.eq(0)]
                     m.next = "READ_SEND"
             with m.State("READ_SEND"):
-                m.d.comb += [reply_valid.eq(1), reply_data.eq(rdata[:8])]
+                # byte pos of the answer, least significant first (rdata loads once, no shift)
+                m.d.comb += [reply_valid.eq(1), reply_data.eq(rdata.word_select(pos[:2], 8))]
                 with m.If(reply_ack):
-                    m.d.sync += [rdata.eq(rdata >> 8), pos.eq(pos + 1)]
+                    m.d.sync += pos.eq(pos + 1)
                     with m.If(pos == link.READ_RECORD - 1):
                         m.d.sync += pos.eq(0)
                         m.next = "FETCH"

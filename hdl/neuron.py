@@ -9,7 +9,7 @@ from ..golden.fixed import Overflow, Rounding
 from . import mutants
 from .arith import fit, shift_right
 
-__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES"]
+__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES", "word_pass", "stagers"]
 
 #: Clocks from a word's read data to its write-back (``hdl.schedule`` counts them).
 ENGINE_STAGES = 8
@@ -45,6 +45,44 @@ def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
     if kind.spiking:
         fields["s"] = unsigned(1)
     return data.StructLayout(fields)
+
+
+def word_pass(m, engine, start, last_word: int, stages: int):
+    """An engine's pass over its state words: on ``start`` words 0..``last_word`` are read
+    one a clock (``engine.addr``), and each is written back (``engine.w_addr``,
+    ``engine.w_en``) ``stages`` clocks after its read data arrives; ``engine.busy`` covers
+    the whole pipeline. Returns ``(valid, words)``: ``valid[k]`` says a word is ``k`` clocks past
+    its read (``valid[-1]``: written back this clock), ``words[k]`` which word that is."""
+    running = Signal()
+    word = Signal.like(engine.addr)
+    with m.If(start):
+        m.d.sync += [running.eq(1), word.eq(0)]
+    with m.Elif(running):
+        m.d.sync += word.eq(word + 1)
+        with m.If(word == last_word):
+            m.d.sync += [running.eq(0), word.eq(0)]
+    valid, words = [running], [word]
+    for _ in range(stages):
+        valid.append(Signal())
+        words.append(Signal.like(word))
+        m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
+    m.d.comb += [engine.addr.eq(word), engine.w_addr.eq(words[-1]), engine.w_en.eq(valid[-1]),
+                 engine.busy.eq(Cat(*valid).any())]
+    return valid, words
+
+
+def stagers(m):
+    """``stage(value)``: ``value`` one clock later; ``delay(value, n)``: ``n`` clocks later."""
+    def stage(value):
+        reg = Signal(value.shape())
+        m.d.sync += reg.eq(value)
+        return reg
+
+    def delay(value, clocks):
+        for _ in range(clocks):
+            value = stage(value)
+        return value
+    return stage, delay
 
 
 class NeuronEngine(wiring.Component):
@@ -96,41 +134,14 @@ class NeuronEngine(wiring.Component):
         guard = 0 if mutants.active("no_guard_bits") else f.guard_bits
         last_word = self._words - (2 if mutants.active("short_pass") and self._words > 1 else 1)
 
-        running = Signal()
-        word = Signal(range(self._words))
-        with m.If(self.start):
-            m.d.sync += [running.eq(1), word.eq(0)]
-        with m.Elif(running):
-            m.d.sync += word.eq(word + 1)
-            with m.If(word == last_word):
-                m.d.sync += [running.eq(0), word.eq(0)]
-        m.d.comb += self.addr.eq(word)
-
         # ENGINE_STAGES clocks from the read data to the write-back, so that no clock holds
         # more than one multiplier or one adder chain (saturation is a check of the top bits,
         # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the
         # decay products; (3) their rounding shifts, the synaptic input with the bias; (4) the
         # membrane's sum and the adaptation; (5) the threshold; (6) the soft reset; (7) the
         # saturation; (8) the threshold compare, written back.
-        valid = [running]
-        words = [word]
-        for _ in range(ENGINE_STAGES):
-            valid.append(Signal())
-            words.append(Signal(range(self._words)))
-            m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
-        m.d.comb += [self.w_addr.eq(words[-1]), self.w_en.eq(valid[-1]),
-                     self.busy.eq(Cat(*valid).any())]
-
-        def stage(value):
-            """``value`` one clock later."""
-            reg = Signal(value.shape())
-            m.d.sync += reg.eq(value)
-            return reg
-
-        def delay(value, clocks):
-            for _ in range(clocks):
-                value = stage(value)
-            return value
+        valid, words = word_pass(m, self, self.start, last_word, ENGINE_STAGES)
+        stage, delay = stagers(m)
 
         for lane in range(lanes):
             st = self.state[lane]

@@ -20,7 +20,7 @@ state memory, so a sample starts from the trained initial phases without a
 pass that writes them.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -28,7 +28,7 @@ from amaranth.utils import ceil_log2
 from ..golden.network import Formats, NeuronKind
 from . import mutants
 from .arith import csd_digits, mul_const, shift_right
-from .neuron import state_layout
+from .neuron import stagers, state_layout, word_pass
 
 __all__ = ["ThetaEngine", "theta_state_layout", "theta_stages"]
 
@@ -104,29 +104,9 @@ class ThetaEngine(wiring.Component):
         f, lanes = self._formats, self._lanes
         B, K, rnd = f.state_bits, f.decay_bits, f.rounding
 
-        running = Signal()
-        word = Signal(range(self._words))
-        with m.If(self.start):
-            m.d.sync += [running.eq(1), word.eq(0)]
-        with m.Elif(running):
-            m.d.sync += word.eq(word + 1)
-            with m.If(word == self._words - 1):
-                m.d.sync += [running.eq(0), word.eq(0)]
-        m.d.comb += self.addr.eq(word)
-
         stages = theta_stages(self._rotation)
-        valid, words = [running], [word]
-        for _ in range(stages):
-            valid.append(Signal())
-            words.append(Signal(range(self._words)))
-            m.d.sync += [valid[-1].eq(valid[-2]), words[-1].eq(words[-2])]
-        m.d.comb += [self.w_addr.eq(words[-1]), self.w_en.eq(valid[-1]),
-                     self.busy.eq(Cat(*valid).any())]
-
-        def stage(value):
-            reg = Signal(value.shape())
-            m.d.sync += reg.eq(value)
-            return reg
+        valid, words = word_pass(m, self, self.start, self._words - 1, stages)
+        stage, _ = stagers(m)
 
         for lane in range(lanes):
             st = self.state[lane]
