@@ -50,6 +50,7 @@ what is allowed.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import numbers
@@ -584,6 +585,8 @@ def _isolated(work, path: str) -> Network:
             code = 3
             try:
                 os.close(read_end)
+                # a crash here is the parent's NirError, not a traceback on stderr
+                faulthandler.disable()
                 try:
                     work().save(out)
                     code, message = 0, ""
