@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -51,6 +50,7 @@ from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, Neuro
 from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
 
 from .checkpoint import read_checkpoint, write_checkpoint
+from .trainer import progress_bar
 
 __all__ = ["ThetaNeuron", "ThetaNet", "ThetaRun", "ttfs_loss", "ThetaRecipe", "THETA_RECIPES",
            "ThetaTrainer", "AdaBelief", "shift_ttfs", "SHIFTS", "evaluate_continuous", "flip_ttfs", "theta_of",
@@ -464,7 +464,7 @@ class ThetaTrainer:
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(x))
         batches = [order[i:i + r.batch] for i in range(0, len(order), r.batch)]
-        bar = _bar(len(batches), f"{r.name} {'qat' if qat else 'float'} {self.epoch + 1}/"
+        bar = progress_bar(len(batches), f"{r.name} {'qat' if qat else 'float'} {self.epoch + 1}/"
                    f"{self.total_epochs}", self.progress)
         total, correct, spiked = 0.0, 0, 0
         self.model.train()
@@ -561,16 +561,6 @@ class ThetaTrainer:
                              f"{str(exc).splitlines()[0]}") from None
         self.epoch, self.history, self.best = epoch, history, best
         self.model.quant = self.recipe.formats if epoch > self.recipe.epochs else None
-
-
-def _bar(total, desc, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 @torch.no_grad()

@@ -118,7 +118,7 @@ class Trainer:
         steps = xt.shape[1]
         chunk = r.chunk or steps
         batches = [order[i:i + r.batch] for i in range(0, len(order), r.batch)]
-        bar = _bar(len(batches), desc, self.progress)
+        bar = progress_bar(len(batches), desc, self.progress)
         total_loss, n_loss, correct, scored = 0.0, 0, 0, 0
         self.model.train()
         for idx in batches:
@@ -225,7 +225,8 @@ class Trainer:
         self._optimizer_state, self._optimizer_phase = optimizer, phase
 
 
-def _bar(total, desc, enabled):
+def progress_bar(total, desc, enabled):
+    """A tqdm bar on stderr for ``total`` batches, or None (disabled, or no tqdm)."""
     if not enabled:
         return None
     try:
