@@ -5,7 +5,7 @@
   checked before anything is decompressed (``MAX_FILE_BYTES``).
 * ``strict_json``: JSON without NaN, Infinity, numbers beyond float range or
   unbounded nesting (Python's parser accepts all of them).
-* ``check_output``/``atomic_write``: an output path is checked before the work
+* ``check_output``/``atomic_write``/``atomic_path``: an output path is checked before the work
   starts, and a file is written under a temporary name and renamed into place,
   so it is complete or absent (an interrupted or failed write leaves the
   previous file as it was).
@@ -23,7 +23,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["MAX_FILE_BYTES", "read_npz", "strict_json", "check_output", "atomic_write",
+__all__ = ["MAX_FILE_BYTES", "read_npz", "strict_json", "check_output", "atomic_write", "atomic_path",
            "atomic_folder", "check_output_folder", "OutputError"]
 
 #: Most bytes an ``.npz`` may hold once decompressed (all members together).
@@ -239,18 +239,16 @@ def atomic_folder(path, marker: str, what: str = "output folder"):
 
 
 @contextlib.contextmanager
-def atomic_write(path, what: str = "output"):
-    """Yield a binary file handle on a temporary file beside ``path``; on success it is
-    flushed, synced and renamed to ``path``; on any failure it is removed and ``path`` is
-    left as it was. Write errors (a full disk) become ``OutputError``."""
+def atomic_path(path, what: str = "output"):
+    """Yield the name of an empty temporary file beside ``path``, for writers that take a
+    file name; on success it is renamed to ``path``; on any failure it is removed and
+    ``path`` is left as it was. Write errors (a full disk) become ``OutputError``."""
     path = check_output(path, what)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -262,3 +260,13 @@ def atomic_write(path, what: str = "output"):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path, what: str = "output"):
+    """Yield a binary file handle on a temporary file beside ``path``; on success it is
+    flushed, synced and renamed to ``path`` (``atomic_path``)."""
+    with atomic_path(path, what) as tmp, open(tmp, "wb") as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())

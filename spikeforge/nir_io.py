@@ -64,7 +64,7 @@ import numpy as np
 
 from .golden import (Decision, FloatLayer, FloatNetwork, Formats, Network, NetworkFileError,
                      NeuronKind, QuantizeError, quantize)
-from .golden.files import strict_json
+from .golden.files import atomic_path, strict_json
 
 __all__ = ["NirError", "import_nir", "export_nir", "network_to_nir", "nir_to_float",
            "graph_to_network"]
@@ -749,12 +749,5 @@ def export_nir(network: Network, path, *, dt: float = 1.0) -> None:
     where = _first_difference(network, graph_to_network(graph))
     if where is not None:
         raise NirError(f"{where} would not import back identically from NIR at dt {dt:g}")
-    fd, tmp = tempfile.mkstemp(prefix=".nir-", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
+    with atomic_path(path, "NIR graph") as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -9,25 +9,20 @@ temporary file renamed into place).
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import zipfile
 
 import torch
+
+from spikeforge.golden.files import atomic_write
 
 __all__ = ["write_checkpoint", "read_checkpoint"]
 
 
 def write_checkpoint(ckpt: dict, path) -> None:
     """``torch.save`` ``ckpt`` to ``path`` atomically (``history`` is JSON text)."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "checkpoint") as fh:
+        torch.save(ckpt, fh)
 
 
 def read_checkpoint(path, recipe: str) -> tuple[dict, int, list]:
