@@ -201,6 +201,13 @@ def _numbers(where: str, value) -> np.ndarray:
     return arr
 
 
+def _all_zero(name: str, field: str, values: np.ndarray, why: str) -> None:
+    """Refuse a node whose ``field`` is not 0 for every neuron, naming the first that is not."""
+    if np.any(values != 0):
+        k = int(np.flatnonzero(values)[0])
+        raise NirError(f"node {name!r}: {field} {values[k]:g} (neuron {k}) is not 0; {why}")
+
+
 def _vector(node_name, node, param, size) -> np.ndarray:
     """A per-neuron parameter: one value for all ``size`` neurons, or one each."""
     arr = _numbers(f"node {node_name!r}: {param}", getattr(node, param, None))
@@ -400,13 +407,10 @@ def _neuron_layer(name, node, weight, bias, w_rec, dt, decay_bits) -> FloatLayer
         v_th = _vector(name, node, "v_threshold", size)
         v_reset = getattr(node, "v_reset", None)
         if v_reset is not None:
-            v_reset = _vector(name, node, "v_reset", size)
-            if np.any(v_reset != 0):
-                k = int(np.flatnonzero(v_reset)[0])
-                raise NirError(f"node {name!r}: v_reset {v_reset[k]:g} (neuron {k}) is not 0; "
-                               f"spikeforge's only reset subtracts the threshold (snnTorch's "
-                               f"'subtract'), which it reads from v_reset = 0, and cannot reset "
-                               f"to another potential")
+            _all_zero(name, "v_reset", _vector(name, node, "v_reset", size),
+                      "spikeforge's only reset subtracts the threshold (snnTorch's "
+                      "'subtract'), which it reads from v_reset = 0, and cannot reset "
+                      "to another potential")
         return v_th
 
     if isinstance(node, nir.IF):
@@ -419,13 +423,10 @@ def _neuron_layer(name, node, weight, bias, w_rec, dt, decay_bits) -> FloatLayer
                           b0=threshold(), beta=0.0, name=name)
     if isinstance(node, nir.CubaLIF):
         r = _vector(name, node, "r", size) * _vector(name, node, "w_in", size)
-        leak = _vector(name, node, "v_leak", size)
-        if np.any(leak != 0):
-            k = int(np.flatnonzero(leak)[0])
-            raise NirError(f"node {name!r}: v_leak {leak[k]:g} (neuron {k}) is not 0; NIR adds "
-                           f"a CubaLIF's v_leak to the membrane, and spikeforge's CUBA neuron has "
-                           f"its constant input (the bias) before the synaptic filter; put it in "
-                           f"the Affine bias if that is what you mean")
+        _all_zero(name, "v_leak", _vector(name, node, "v_leak", size),
+                  "NIR adds a CubaLIF's v_leak to the membrane, and spikeforge's CUBA neuron "
+                  "has its constant input (the bias) before the synaptic filter; put it in "
+                  "the Affine bias if that is what you mean")
         return FloatLayer(kind=NeuronKind.CUBA, w_in=weight.T * r[None, :],
                           w_rec=None if w_rec is None else w_rec * r[None, :],
                           bias=bias * r, tau_m=decay("tau_mem"), tau_syn=decay("tau_syn"),
