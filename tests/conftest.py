@@ -1,6 +1,9 @@
-"""Shared test fixtures: the QTDB folder from ../shared, never skipped in CI."""
+"""Shared test fixtures and helpers: the QTDB folder from ../shared, never skipped in CI;
+skips that fail under CI; a watchdog for code that could hang."""
 
+import contextlib
 import os
+import signal
 
 import pytest
 
@@ -58,3 +61,17 @@ def require_simulator(name: str):
         return find_simulator(name)
     except ToolError as exc:
         skip_or_fail(str(exc))
+
+
+@contextlib.contextmanager
+def watchdog(seconds):
+    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
+    def alarm(signum, frame):
+        raise AssertionError(f"no end within {seconds} s: a hang")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

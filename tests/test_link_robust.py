@@ -5,15 +5,14 @@ The board is ``FakeBoard`` (benchmarks/fuzz_link.py): the link protocol with the
 model behind a pyserial-like port, with hooks that change what it sends.
 """
 
-import contextlib
 import importlib.util
 import os
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import watchdog
 from spikeforge.boards import link
 from spikeforge.boards.host import Board, LinkError, NoBoardError
 from spikeforge.boards.link import REPLY, SYNC, Command, FrameDecoder, encode_frame, frame_lengths
@@ -280,20 +279,6 @@ class NoisyPort(FakeBoard):
 
     def read(self, n=1):
         return bytes(np.random.default_rng(len(self._out)).integers(0, 256, 64, dtype=np.uint8))
-
-
-@contextlib.contextmanager
-def watchdog(seconds):
-    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
-    def alarm(signum, frame):
-        raise AssertionError(f"no end within {seconds} s: a hang")
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_endless_line_noise_is_no_hang(net):

@@ -1,7 +1,6 @@
 """NIR import and export on bad input: one-line NirErrors, no hang, nothing dropped
 silently, and every valid network round-trips exactly (alpha in [0, 1))."""
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import require_extra
+from conftest import require_extra, watchdog
 
 nir = require_extra("nir", "nir")
 
@@ -35,20 +34,6 @@ def _load_fuzz():
 
 
 fuzz_nir = _load_fuzz()
-
-
-@contextlib.contextmanager
-def watchdog(seconds):
-    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
-    def alarm(signum, frame):
-        raise AssertionError(f"no end within {seconds} s: a hang")
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def one_line(info) -> str:
