@@ -141,10 +141,6 @@ def _replaced(module, name, value):
         setattr(module, name, original)
 
 
-#: What ``hdl.layer`` builds a layer's spike stream with.
-_SPIKE_SOURCES = ("SpikeList",)
-
-
 def _building(dut: Accelerator, platform):
     """Elaborate ``dut`` now, planting the harness-planted mutants that are active; returns
     the fragment and the layer cores ``Accelerator.elaborate`` created (their ports are
@@ -160,9 +156,9 @@ def _building(dut: Accelerator, platform):
     with contextlib.ExitStack() as stack:
         stack.enter_context(_replaced(_accelerator_module, "LayerCore", recording_core))
         if mutants.active("spikes_ignore_ready"):
-            source = next(name for name in _SPIKE_SOURCES if hasattr(_layer_module, name))
-            stack.enter_context(_replaced(_layer_module, source,
-                                          _spikes_ignoring_ready(getattr(_layer_module, source))))
+            # hdl.layer builds each layer's spike stream with SpikeList
+            stack.enter_context(_replaced(_layer_module, "SpikeList",
+                                          _spikes_ignoring_ready(_layer_module.SpikeList)))
         fragment = Fragment.get(dut, platform)
     return fragment, cores
 
