@@ -181,22 +181,29 @@ class BoardLink(wiring.Component):
         id_bytes = link.identify_payload(info)
         id_rom = Array(Const(b, 8) for b in id_bytes)
         in_bytes = info.in_bytes
-        record_bytes = Signal(4)
+        # the last byte position of a record, registered from the command (set clocks before
+        # the first payload byte is shifted in)
+        record_last = Signal(4)
         with m.Switch(cmd):
             with m.Case(Command.WRITE):
-                m.d.comb += record_bytes.eq(link.WRITE_RECORD)
+                m.d.sync += record_last.eq(link.WRITE_RECORD - 1)
             with m.Case(Command.READ):
-                m.d.comb += record_bytes.eq(link.READ_RECORD)
+                m.d.sync += record_last.eq(link.READ_RECORD - 1)
             with m.Default():
-                m.d.comb += record_bytes.eq(in_bytes)
+                m.d.sync += record_last.eq(in_bytes - 1)
         cfg = core.cfg
         # the core's read answer registered as it comes (the port's read-data mux of every
         # memory goes into a plain register, not through the command path's enables)
         answer, answer_valid = Signal(32), Signal()
         m.d.sync += [answer.eq(cfg.r_data), answer_valid.eq(cfg.r_valid)]
         m.d.comb += [cfg.addr.eq(Mux(cmd == Command.WRITE, word[:32], word[32:])),
-                     cfg.w_data.eq(word[32:]),
-                     core.events.payload.eq(word[64 - 8 * in_bytes:][:info.in_bits])]
+                     cfg.w_data.eq(word[32:])]
+        # an EVENTS record waits in a register for the core to take it: the core's ready
+        # (its whole input check) feeds only this register, never the command path's state
+        ev_valid, ev_payload = Signal(), Signal(info.in_bits)
+        m.d.comb += [core.events.valid.eq(ev_valid), core.events.payload.eq(ev_payload)]
+        with m.If(reset_core | core.events.ready):
+            m.d.sync += ev_valid.eq(0)
         m.d.comb += buf_rd.addr.eq(count)
         rx_byte, rx_valid = urx.data, urx.valid
 
@@ -295,15 +302,16 @@ class BoardLink(wiring.Component):
                     m.next = "FETCH_END"
                 with m.Else():
                     m.next = "SHIFT"
-            with m.State("FETCH_END"):
-                m.next = "ACK"
-                with m.If(cmd == Command.READ):
-                    m.next = "SYNC"
+            with m.State("FETCH_END"):      # acknowledged once the core has every event
+                with m.If(~ev_valid):
+                    m.next = "ACK"
+                    with m.If(cmd == Command.READ):
+                        m.next = "SYNC"
             with m.State("SHIFT"):
                 m.d.sync += [word.eq(Cat(word[8:], buf_rd.data)), count.eq(count + 1),
                              pos.eq(pos + 1)]
                 m.next = "FETCH"
-                with m.If(pos == record_bytes - 1):
+                with m.If(pos == record_last):
                     m.d.sync += pos.eq(0)
                     m.next = "EXECUTE"
             with m.State("EXECUTE"):
@@ -315,8 +323,9 @@ class BoardLink(wiring.Component):
                         m.d.comb += cfg.r_stb.eq(1)
                         m.next = "READ_WAIT"
                     with m.Default():
-                        m.d.comb += core.events.valid.eq(1)
-                        with m.If(core.events.ready):
+                        with m.If(~ev_valid):
+                            m.d.sync += [ev_valid.eq(1),
+                                         ev_payload.eq(word[64 - 8 * in_bytes:][:info.in_bits])]
                             m.next = "FETCH"
             with m.State("READ_WAIT"):
                 with m.If(answer_valid):
