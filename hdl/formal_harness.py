@@ -223,7 +223,7 @@ class SynapseForwarding(Elaboratable):
 
     The model queues the accepted events in order, with their age, and keeps a shadow of the
     accumulator memory. It checks every clock that the engine writes exactly when the oldest
-    event's next word is due (``LATENCY + word`` clocks after it was accepted: stages A, B, B2, C),
+    event's next word is due (``LATENCY + word`` clocks after it was accepted: stages A, R, B, B2, C),
     to that word, the value the shadow holds plus that event's contribution; that the memory
     equals the shadow; and that the queue is empty whenever the engine is idle. The shadow
     gets each queued event's contribution once per word, in order, so when the engine is idle
@@ -235,7 +235,7 @@ class SynapseForwarding(Elaboratable):
     """
 
     #: Clocks from an accepted event to the write of its word 0 (word w: LATENCY + w).
-    LATENCY = 4
+    LATENCY = 5
     # entries, a power of two (indices wrap): at most LATENCY events are in flight (words == 1)
     QUEUE = 1 << LATENCY.bit_length()
 

@@ -112,10 +112,13 @@ class LayerCore(wiring.Component):
             self.syn_busy.eq(syn.busy), self.syn_issuing.eq(syn.issuing),
             neu.start.eq(self.update), self.upd_busy.eq(neu.busy),
             self.new_spikes.eq(neu.spikes), spikes.start.eq(self.scan), self.scan_busy.eq(spikes.busy),
-            # the engine's write-back appends the words that spiked
-            spikes.clear.eq(self.update | self.clear), spikes.w_en.eq(neu.w_en),
-            spikes.w_word.eq(neu.w_addr), spikes.w_mask.eq(neu.spikes),
+            spikes.clear.eq(self.update | self.clear),
         ]
+        # the engine's write-back appends the words that spiked, registered first (the
+        # threshold compare feeds a register, not the list's count and memory); the entry is
+        # in before the sequencer can start the list, a clock after the pass ends
+        m.d.sync += [spikes.w_en.eq(neu.w_en), spikes.w_word.eq(neu.w_addr),
+                     spikes.w_mask.eq(neu.spikes)]
 
         # Configuration access: element offset (within the region) -> word and lane.
         cfg_lane = self.cfg_offset[:lane_bits] if lane_bits else Const(0, 1)

@@ -36,8 +36,8 @@ from .config import HardwareConfig
 __all__ = ["Phase", "step_phases", "sample_phases", "cycles", "step_cycles", "input_cycles",
            "per_step_cycles", "step_lengths", "input_windows", "words", "SYNAPSE_DRAIN"]
 
-#: Clocks the synapse engine needs after its last weight word (stages B, B2 and C).
-SYNAPSE_DRAIN = 3
+#: Clocks the synapse engine needs after its last weight word (stages R, B, B2 and C).
+SYNAPSE_DRAIN = 4
 
 
 @dataclass(frozen=True)

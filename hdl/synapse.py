@@ -19,8 +19,9 @@ class SynapseEngine(wiring.Component):
 
     The weight memory holds ``rows * words`` words of ``lanes`` weights (row
     ``src``, word ``w`` at address ``src * words + w``); the accumulator memory
-    ``words`` words of ``lanes`` accumulators. Four stages, one word per clock:
-    A issues the weight read, B registers the weights as they arrive (nothing
+    ``words`` words of ``lanes`` accumulators. Five stages, one word per clock:
+    A walks the row's words, R registers the weight address (no arithmetic between a
+    register and the memory's address), B registers the weights as they arrive (nothing
     between the memory's output and a register), B2 scales them and issues the
     accumulator read, C adds and writes back. The accumulator read port must be
     transparent for the write port (``transparent_for``): that forwards the one
@@ -62,30 +63,39 @@ class SynapseEngine(wiring.Component):
 
         # Stage A: walk the words of the current event's row.
         a_valid = Signal()
-        a_base = Signal(range(self._rows * words))
+        a_src = Signal(range(self._rows))
         a_word = Signal(range(words))
         a_value = Signal(signed(self._value_bits)) if self._values != "spike" else None
         a_last = a_word == words - 1
-        m.d.comb += [
-            self.w_addr.eq(a_base + a_word),
-            self.events.ready.eq(~a_valid | a_last),
-        ]
+        m.d.comb += self.events.ready.eq(~a_valid | a_last)
         with m.If(a_valid):
             m.d.sync += a_word.eq(a_word + 1)
             with m.If(a_last):
                 m.d.sync += [a_valid.eq(0), a_word.eq(0)]
         with m.If(self.events.valid & self.events.ready):
-            m.d.sync += [a_valid.eq(1), a_word.eq(0), a_base.eq(self.events.payload.src * words)]
+            m.d.sync += [a_valid.eq(1), a_word.eq(0), a_src.eq(self.events.payload.src)]
             if a_value is not None:
                 m.d.sync += a_value.eq(self.events.payload.value)
+
+        # Stage R: the weight address, registered (a row's first word at src * words, by
+        # shifts and adds: no multiplier; then one more a clock), straight into the memory.
+        r_valid = Signal()
+        r_addr = Signal(range(self._rows * words))
+        r_word = Signal(range(words))
+        r_value = Signal(signed(self._value_bits)) if a_value is not None else None
+        m.d.sync += [r_valid.eq(a_valid), r_word.eq(a_word),
+                     r_addr.eq(Mux(a_word == 0, _times(a_src, words), r_addr + 1))]
+        if r_value is not None:
+            m.d.sync += r_value.eq(a_value)
+        m.d.comb += self.w_addr.eq(r_addr)
 
         # Stage B: weights arrive and are registered.
         b_valid = Signal()
         b_word = Signal(range(words))
         b_value = Signal(signed(self._value_bits)) if a_value is not None else None
-        m.d.sync += [b_valid.eq(a_valid), b_word.eq(a_word)]
+        m.d.sync += [b_valid.eq(r_valid), b_word.eq(r_word)]
         if b_value is not None:
-            m.d.sync += b_value.eq(a_value)
+            m.d.sync += b_value.eq(r_value)
         b_weights = Signal.like(self.w_data)
         m.d.sync += b_weights.eq(self.w_data)
 
@@ -120,7 +130,16 @@ class SynapseEngine(wiring.Component):
         m.d.comb += [
             self.acc_waddr.eq(c_word),
             self.acc_we.eq(c_valid),
-            self.busy.eq(a_valid | b_valid | b2_valid | c_valid),
+            self.busy.eq(a_valid | r_valid | b_valid | b2_valid | c_valid),
             self.issuing.eq(a_valid),
         ]
         return m
+
+
+def _times(value, constant: int):
+    """``value * constant`` as a sum of shifted copies (a constant factor needs no DSP block)."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total

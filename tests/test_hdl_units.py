@@ -15,6 +15,7 @@ from spikeforge.golden.randnet import random_network
 from spikeforge.hdl.arith import fit, shift_right
 from spikeforge.hdl.neuron import PARAMS, NeuronEngine, param_shape, state_layout
 from spikeforge.hdl.pysim import stream_get, stream_put
+from spikeforge.hdl.schedule import SYNAPSE_DRAIN
 from spikeforge.hdl.spikes import STREAM_LATENCY, SpikeList
 from spikeforge.hdl.synapse import SynapseEngine
 
@@ -157,8 +158,8 @@ def test_synapse_engine_back_to_back_full_rate(lanes, values):
     m.submodules.dut = dut
     m.d.sync += cycle.eq(cycle + 1)
     run(m, producer)
-    # One word per clock: len(srcs) * words clocks plus the pipeline depth.
-    assert cycles["events"] <= len(srcs) * dut.words + 4
+    # One word per clock: len(srcs) * words clocks plus the pipeline's drain.
+    assert cycles["events"] <= len(srcs) * dut.words + SYNAPSE_DRAIN + 1
 
 
 def test_synapse_engine_validates():
