@@ -9,10 +9,14 @@ from ..golden.fixed import Overflow, Rounding
 from . import mutants
 from .arith import fit, shift_right
 
-__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "ENGINE_STAGES", "word_pass", "stagers"]
+__all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "engine_stages", "word_pass",
+           "stagers"]
 
-#: Clocks from a word's read data to its write-back (``hdl.schedule`` counts them).
-ENGINE_STAGES = 8
+
+def engine_stages(kind: NeuronKind) -> int:
+    """Clocks from a word's read to its write-back (``hdl.schedule`` counts them): 5 for the
+    leaky integrator (no threshold, no reset), 8 for the spiking kinds."""
+    return 5 if kind is NeuronKind.LI else 8
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
@@ -50,7 +54,7 @@ def state_layout(kind: NeuronKind, formats: Formats) -> data.StructLayout:
 def word_pass(m, engine, start, last_word: int, stages: int):
     """An engine's pass over its state words: on ``start`` words 0..``last_word`` are read
     one a clock (``engine.addr``), and each is written back (``engine.w_addr``,
-    ``engine.w_en``) ``stages`` clocks after its read data arrives; ``engine.busy`` covers
+    ``engine.w_en``) ``stages`` clocks after it is read; ``engine.busy`` covers
     the whole pipeline. Returns ``(valid, words)``: ``valid[k]`` says a word is ``k`` clocks past
     its read (``valid[-1]``: written back this clock), ``words[k]`` which word that is."""
     running = Signal()
@@ -87,7 +91,7 @@ def stagers(m):
 
 class NeuronEngine(wiring.Component):
     """Reads word ``w`` of accumulators, state and parameters, writes the new state
-    ``ENGINE_STAGES`` clocks after the read data arrives.
+    ``engine_stages(kind)`` clocks after the read data arrives.
 
     ``start`` pulses begin a pass over ``words`` words; the accumulator word is
     cleared as it is consumed. Lanes past ``size`` (padding) never spike.
@@ -134,13 +138,14 @@ class NeuronEngine(wiring.Component):
         guard = 0 if mutants.active("no_guard_bits") else f.guard_bits
         last_word = self._words - (2 if mutants.active("short_pass") and self._words > 1 else 1)
 
-        # ENGINE_STAGES clocks from the read data to the write-back, so that no clock holds
+        # engine_stages(kind) clocks from the read data to the write-back, so that no clock holds
         # more than one multiplier or one adder chain (saturation is a check of the top bits,
         # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the
         # decay products; (3) their rounding shifts, the synaptic input with the bias; (4) the
         # membrane's sum and the adaptation; (5) the threshold; (6) the soft reset; (7) the
-        # saturation; (8) the threshold compare, written back.
-        valid, words = word_pass(m, self, self.start, last_word, ENGINE_STAGES)
+        # saturation; (8) the threshold compare, written back. The leaky integrator writes
+        # back its saturated sum, registered (5).
+        valid, words = word_pass(m, self, self.start, last_word, engine_stages(kind))
         stage, delay = stagers(m)
 
         for lane in range(lanes):
@@ -157,7 +162,7 @@ class NeuronEngine(wiring.Component):
             leak = stage(shift_right(p_u, D, rnd))
             drive = stage(delay((acc << guard) + bias, 1))
             if kind is NeuronKind.LI:
-                m.d.comb += new.u.eq(delay(fit(leak + drive, S, ovf), 4))
+                m.d.comb += new.u.eq(stage(fit(leak + drive, S, ovf)))
                 continue
             s_prev, b0 = stage(st.s), stage(self.b0[lane])
             if kind is NeuronKind.CUBA:

@@ -101,10 +101,10 @@ def sample_phases(network: Network) -> list[Phase]:
 # -- phase lengths (clocks the sequencer spends in the phase) --
 
 def _latencies():
-    from .neuron import ENGINE_STAGES
+    from .neuron import engine_stages
     from .spikes import EMPTY_LENGTH, STREAM_LATENCY
     from .theta import theta_stages
-    return STREAM_LATENCY, EMPTY_LENGTH, ENGINE_STAGES, theta_stages
+    return STREAM_LATENCY, EMPTY_LENGTH, engine_stages, theta_stages
 
 
 def feed_length(spikes, words_dst: int):
@@ -127,7 +127,7 @@ def update_length(network: Network, index: int, words_layer: int) -> int:
     """The start clock, one word per clock, the engine's pipeline, the clock that sees it done."""
     _, _, engine_stages, theta_stages = _latencies()
     kind = network.layers[index].kind
-    stages = theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages
+    stages = theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages(kind)
     return 2 + words_layer + stages
 
 
