@@ -14,9 +14,9 @@ __all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "engine_stages", 
 
 
 def engine_stages(kind: NeuronKind) -> int:
-    """Clocks from a word's read to its write-back (``hdl.schedule`` counts them): 5 for the
-    leaky integrator (no threshold, no reset), 8 for the spiking kinds."""
-    return 5 if kind is NeuronKind.LI else 8
+    """Clocks from a word's read to its write-back (``hdl.schedule`` counts them): 6 for the
+    leaky integrator (no threshold, no reset), 9 for the spiking kinds."""
+    return 6 if kind is NeuronKind.LI else 9
 
 #: Per-neuron parameters each neuron kind reads (others are zero for that kind).
 PARAMS = {
@@ -73,6 +73,22 @@ def word_pass(m, engine, start, last_word: int, stages: int):
     m.d.comb += [engine.addr.eq(word), engine.w_addr.eq(words[-1]), engine.w_en.eq(valid[-1]),
                  engine.busy.eq(Cat(*valid).any())]
     return valid, words
+
+
+#: A product's wide operand is split here: its low bits (unsigned) and its high bits (signed)
+#: each times the decay fit one DSP multiplier (iCE40 16 x 16, ECP5 18 x 18, Gowin 18 x 18).
+PRODUCT_SPLIT = 16
+
+
+def product(stage, decay, value):
+    """``decay * value`` (an unsigned decay factor, a signed state) two clocks later: the
+    partial products of ``value``'s low ``PRODUCT_SPLIT`` bits and of its high bits in one
+    clock (multipliers only), their sum in the next (one adder)."""
+    if len(value) <= PRODUCT_SPLIT:
+        return stage(stage(decay * value))
+    low = stage(decay * value[:PRODUCT_SPLIT])
+    high = stage(decay * value[PRODUCT_SPLIT:].as_signed())
+    return stage((high << PRODUCT_SPLIT) + low)
 
 
 def stagers(m):
@@ -138,13 +154,13 @@ class NeuronEngine(wiring.Component):
         guard = 0 if mutants.active("no_guard_bits") else f.guard_bits
         last_word = self._words - (2 if mutants.active("short_pass") and self._words > 1 else 1)
 
-        # engine_stages(kind) clocks from the read data to the write-back, so that no clock holds
+        # engine_stages(kind) clocks from the read to the write-back, so that no clock holds
         # more than one multiplier or one adder chain (saturation is a check of the top bits,
-        # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the
-        # decay products; (3) their rounding shifts, the synaptic input with the bias; (4) the
-        # membrane's sum and the adaptation; (5) the threshold; (6) the soft reset; (7) the
-        # saturation; (8) the threshold compare, written back. The leaky integrator writes
-        # back its saturated sum, registered (5).
+        # hdl.arith.fit, not a comparator): (1) the memories' outputs registered; (2) the decay
+        # products' partial products; (3) their sums; (4) the rounding shifts, the synaptic
+        # input with the bias; (5) the membrane's sum and the adaptation; (6) the threshold;
+        # (7) the soft reset; (8) the saturation; (9) the threshold compare, written back. The
+        # leaky integrator writes back its saturated sum, registered (6).
         valid, words = word_pass(m, self, self.start, last_word, engine_stages(kind))
         stage, delay = stagers(m)
 
@@ -155,42 +171,42 @@ class NeuronEngine(wiring.Component):
             # 1: registered memory outputs
             u, alpha, acc, bias = (stage(v) for v in (st.u, self.alpha[lane], self.acc[src],
                                                      self.bias[lane]))
-            # 2: products
-            p_u = stage(alpha * u)
-            # 3: rounded leak; the synaptic input in state units (guard_bits below the weight
+            # 2, 3: products (partial products, then their sum)
+            p_u = product(stage, alpha, u)
+            # 4: rounded leak; the synaptic input in state units (guard_bits below the weight
             # LSB: wiring) plus the bias
             leak = stage(shift_right(p_u, D, rnd))
-            drive = stage(delay((acc << guard) + bias, 1))
+            drive = stage(delay((acc << guard) + bias, 2))
             if kind is NeuronKind.LI:
                 m.d.comb += new.u.eq(stage(fit(leak + drive, S, ovf)))
                 continue
             s_prev, b0 = stage(st.s), stage(self.b0[lane])
             if kind is NeuronKind.CUBA:
                 i_prev, alpha_syn = stage(st.i), stage(self.alpha_syn[lane])
-                p_i = stage(alpha_syn * i_prev)
+                p_i = product(stage, alpha_syn, i_prev)
                 decayed = stage(shift_right(p_i, D, rnd))
                 current = stage(fit(decayed + drive, S, ovf))
                 m.d.comb += new.i.eq(delay(current, 3))
                 total = stage(stage(leak) + current)
-                theta = delay(b0, 4)
+                theta = delay(b0, 5)
             else:
                 if kind is NeuronKind.ALIF:
                     a_prev, rho, adapt = stage(st.a), stage(self.rho[lane]), stage(self.adapt[lane])
-                    p_a = stage(rho * a_prev)
+                    p_a = product(stage, rho, a_prev)
                     decayed = stage(shift_right(p_a, D, rnd))
-                    a = stage(fit(decayed + Mux(delay(s_prev, 2), delay(adapt, 2), 0), S, ovf))
+                    a = stage(fit(decayed + Mux(delay(s_prev, 3), delay(adapt, 3), 0), S, ovf))
                     m.d.comb += new.a.eq(delay(a, 3))
-                    theta = stage(fit(delay(b0, 3) + a, S, ovf))
+                    theta = stage(fit(delay(b0, 4) + a, S, ovf))
                 else:
-                    theta = delay(b0, 4)
+                    theta = delay(b0, 5)
                 total = stage(stage(leak + drive))
-            s_prev = delay(s_prev, 4)
-            # 6: the soft reset
+            s_prev = delay(s_prev, 5)
+            # 7: the soft reset
             reset = 0 if mutants.active("no_soft_reset") else Mux(s_prev, theta, 0)
             diff, theta = stage(total - reset), stage(theta)
-            # 7: saturation
+            # 8: saturation
             u_new, theta = stage(fit(diff, S, ovf)), stage(theta)
-            # 8: the threshold compare, write-back
+            # 9: the threshold compare, write-back
             lane_valid = words[-1] * lanes + lane < self._size
             spike = (u_new > theta) & lane_valid
             if mutants.active("stuck_spike") and lane == 0:

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import mutants
+from .arith import mul_const
 from .protocol import event_layout
 
 __all__ = ["SynapseEngine", "VALUE_MODES"]
@@ -84,7 +85,7 @@ class SynapseEngine(wiring.Component):
         r_word = Signal(range(words))
         r_value = Signal(signed(self._value_bits)) if a_value is not None else None
         m.d.sync += [r_valid.eq(a_valid), r_word.eq(a_word),
-                     r_addr.eq(Mux(a_word == 0, _times(a_src, words), r_addr + 1))]
+                     r_addr.eq(Mux(a_word == 0, mul_const(a_src, words), r_addr + 1))]
         if r_value is not None:
             m.d.sync += r_value.eq(a_value)
         m.d.comb += self.w_addr.eq(r_addr)
@@ -135,11 +136,3 @@ class SynapseEngine(wiring.Component):
         ]
         return m
 
-
-def _times(value, constant: int):
-    """``value * constant`` as a sum of shifted copies (a constant factor needs no DSP block)."""
-    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
