@@ -128,7 +128,7 @@ class LayerCore(wiring.Component):
 
         # Weight and parameter memories: read by the engines, written by the host.
         for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
-            engine_addr = syn.w_addr if name == "weights" else neu.addr
+            engine_addr = syn.w_addr if name == "weights" else getattr(neu, f"addr_{name}")
             re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
             cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
             lane_en = Mux(we, Const(1, P) << cfg_lane, 0)
@@ -188,7 +188,7 @@ class LayerCore(wiring.Component):
         acc_wr = acc.write_port()
         acc_rd = acc.read_port(transparent_for=() if mutants.active("no_forwarding") else (acc_wr,))
         m.d.comb += [
-            acc_rd.addr.eq(Mux(neu.busy, neu.addr, syn.acc_raddr)),
+            acc_rd.addr.eq(Mux(neu.busy, neu.addr_acc, syn.acc_raddr)),
             syn.acc_rdata.eq(acc_rd.data),
             neu.acc.eq(acc_rd.data),
         ]

@@ -137,6 +137,10 @@ class NeuronEngine(wiring.Component):
         }
         for name in PARAMS[kind]:
             ports[name] = In(data.ArrayLayout(param_shape(name, formats), lanes))
+        # each memory is read when its value is needed (``addr`` for the state), so that no
+        # value waits in delay registers for the stage that uses it
+        for name in ("acc", *PARAMS[kind]):
+            ports[f"addr_{name}"] = Out(range(self._words))
         super().__init__(ports)
 
     @property
@@ -163,6 +167,11 @@ class NeuronEngine(wiring.Component):
         # leaky integrator writes back its saturated sum, registered (6).
         valid, words = word_pass(m, self, self.start, last_word, engine_stages(kind))
         stage, delay = stagers(m)
+        # read clock of each memory: the synaptic input and the bias for stage 4, the
+        # adaptation's kick for 5, the threshold for 6 (ALIF) or 7; the rest with the state
+        read_at = {"acc": 2, "bias": 2, "adapt": 3, "b0": 4 if kind is NeuronKind.ALIF else 5}
+        for name in ("acc", *PARAMS[kind]):
+            m.d.comb += getattr(self, f"addr_{name}").eq(words[read_at.get(name, 0)])
 
         for lane in range(lanes):
             st = self.state[lane]
@@ -176,7 +185,7 @@ class NeuronEngine(wiring.Component):
             # 4: rounded leak; the synaptic input in state units (guard_bits below the weight
             # LSB: wiring) plus the bias
             leak = stage(shift_right(p_u, D, rnd))
-            drive = stage(delay((acc << guard) + bias, 2))
+            drive = stage((acc << guard) + bias)
             if kind is NeuronKind.LI:
                 m.d.comb += new.u.eq(stage(fit(leak + drive, S, ovf)))
                 continue
@@ -188,17 +197,17 @@ class NeuronEngine(wiring.Component):
                 current = stage(fit(decayed + drive, S, ovf))
                 m.d.comb += new.i.eq(delay(current, 3))
                 total = stage(stage(leak) + current)
-                theta = delay(b0, 5)
+                theta = b0
             else:
                 if kind is NeuronKind.ALIF:
                     a_prev, rho, adapt = stage(st.a), stage(self.rho[lane]), stage(self.adapt[lane])
                     p_a = product(stage, rho, a_prev)
                     decayed = stage(shift_right(p_a, D, rnd))
-                    a = stage(fit(decayed + Mux(delay(s_prev, 3), delay(adapt, 3), 0), S, ovf))
+                    a = stage(fit(decayed + Mux(delay(s_prev, 3), adapt, 0), S, ovf))
                     m.d.comb += new.a.eq(delay(a, 3))
-                    theta = stage(fit(delay(b0, 4) + a, S, ovf))
+                    theta = stage(fit(b0 + a, S, ovf))
                 else:
-                    theta = delay(b0, 5)
+                    theta = b0
                 total = stage(stage(leak + drive))
             s_prev = delay(s_prev, 5)
             # 7: the soft reset

@@ -89,6 +89,10 @@ class ThetaEngine(wiring.Component):
             "w_en": Out(1),
             "w_state": Out(state_word),
             "spikes": Out(lanes),
+            # every memory is read with ``addr`` (NeuronEngine's per-memory read addresses)
+            "addr_acc": Out(range(self._words)),
+            "addr_p0": Out(range(self._words)),
+            "addr_q0": Out(range(self._words)),
         })
 
     @property
@@ -106,6 +110,8 @@ class ThetaEngine(wiring.Component):
 
         stages = theta_stages(self._rotation)
         valid, words = word_pass(m, self, self.start, self._words - 1, stages)
+        m.d.comb += [self.addr_acc.eq(self.addr), self.addr_p0.eq(self.addr),
+                     self.addr_q0.eq(self.addr)]
         stage, _ = stagers(m)
 
         for lane in range(lanes):

@@ -204,7 +204,7 @@ class NeuronHarness(wiring.Component):
         st_rd, st_wr, peek = st.read_port(), st.write_port(), st.read_port()
         acc_rd = acc.read_port()
         m.d.comb += [eng.start.eq(self.start), self.busy.eq(eng.busy),
-                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr),
+                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr_acc),
                      eng.acc.eq(acc_rd.data), st_wr.addr.eq(eng.w_addr), st_wr.data.eq(eng.w_state),
                      st_wr.en.eq(eng.w_en), peek.addr.eq(self.peek_addr), self.peek.eq(peek.data)]
         for name in PARAMS[kind]:
@@ -213,7 +213,7 @@ class NeuronHarness(wiring.Component):
                                 init=[list(map(int, r)) for r in self._rows(getattr(self.layer, name))])
             m.submodules[name] = mem
             rd = mem.read_port()
-            m.d.comb += [rd.addr.eq(eng.addr), getattr(eng, name).eq(rd.data)]
+            m.d.comb += [rd.addr.eq(getattr(eng, f"addr_{name}")), getattr(eng, name).eq(rd.data)]
         return m
 
 
@@ -379,11 +379,11 @@ class ThetaHarness(wiring.Component):
                                 init=[list(map(int, r)) for r in self._rows(values)])
             m.submodules[name] = mem
             rd = mem.read_port()
-            m.d.comb += [rd.addr.eq(eng.addr), getattr(eng, name).eq(rd.data)]
+            m.d.comb += [rd.addr.eq(getattr(eng, f"addr_{name}")), getattr(eng, name).eq(rd.data)]
         st_rd, st_wr, peek = st.read_port(), st.write_port(), st.read_port()
         acc_rd = acc.read_port()
         m.d.comb += [eng.start.eq(self.start), self.busy.eq(eng.busy), eng.fresh.eq(self.fresh),
-                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr),
+                     st_rd.addr.eq(eng.addr), eng.state.eq(st_rd.data), acc_rd.addr.eq(eng.addr_acc),
                      eng.acc.eq(acc_rd.data), st_wr.addr.eq(eng.w_addr), st_wr.data.eq(eng.w_state),
                      st_wr.en.eq(eng.w_en), peek.addr.eq(self.peek_addr), self.peek.eq(peek.data)]
         return m
