@@ -375,18 +375,22 @@ class Accelerator(wiring.Component):
         # compare): registered once before they are counted, so no compare feeds an adder
         spiked_regs = [Signal(P, name=f"spiked{i}") for i in range(len(layers))]
         m.d.sync += [r.eq(c.new_spikes) for r, (c, _) in zip(spiked_regs, cores)]
+        # and so is every one-bit count (no state decode or handshake in front of an adder)
+        counted = [(cycles, working), (stall_cycles, working & out.valid & ~out.ready),
+                   (step_cycles, sequencing), (input_cycles, cores[0][0].syn_issuing & input_open),
+                   (input_events, count_input), (dropped, count_dropped),
+                   (synapse_cycles, Cat(c.syn_busy for c, _ in cores).any())]
+        increments = []
+        for counter, condition in counted:
+            bit = Signal(name=f"{counter.name}_inc")
+            m.d.sync += bit.eq(condition)
+            increments.append((counter, bit))
         with m.If(clear_counters):
             m.d.sync += [c.eq(0) for c in (cycles, synops, updates, input_events, synapse_cycles,
                                            stall_cycles, step_cycles, input_cycles, dropped,
                                            *spikes)]
         with m.Else():
-            m.d.sync += cycles.eq(cycles + working)
-            m.d.sync += stall_cycles.eq(stall_cycles + (working & out.valid & ~out.ready))
-            m.d.sync += step_cycles.eq(step_cycles + sequencing)
-            m.d.sync += input_cycles.eq(input_cycles + (cores[0][0].syn_issuing & input_open))
-            m.d.sync += input_events.eq(input_events + count_input)
-            m.d.sync += dropped.eq(dropped + count_dropped)
-            m.d.sync += synapse_cycles.eq(synapse_cycles + Cat(c.syn_busy for c, _ in cores).any())
+            m.d.sync += [counter.eq(counter + bit) for counter, bit in increments]
             m.d.sync += [synops.eq(synops + synop_step), updates.eq(updates + update_step)]
             for spiked, counter in zip(spiked_regs, spikes):
                 m.d.sync += counter.eq(counter + sum(spiked[lane] for lane in range(P)))
