@@ -72,7 +72,10 @@ class BoardLink(wiring.Component):
         m.submodules.uart_tx = utx = UartTx(divisor)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
 
-        reset_core = Signal()
+        # RESET resets the core and its result FIFO a clock after the command is decoded (a
+        # register, not the command decode, fans out to every flip-flop of the core)
+        reset_request, reset_core = Signal(), Signal()
+        m.d.sync += reset_core.eq(reset_request)
         m.submodules.core = ResetInserter(reset_core)(core)
         m.submodules.results = results = ResetInserter(reset_core)(
             fifo.SyncFIFOBuffered(width=info.out_bits, depth=RESULT_FIFO_DEPTH))
@@ -265,7 +268,7 @@ class BoardLink(wiring.Component):
                     with m.Case(Command.IDENTIFY):
                         m.next = "ID_START"
                     with m.Case(Command.RESET):
-                        m.d.comb += reset_core.eq(1)
+                        m.d.comb += reset_request.eq(1)
                         m.next = "ACK"
                     with m.Case(Command.WRITE):
                         length_ok(link.WRITE_RECORD, "FETCH")
