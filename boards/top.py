@@ -88,7 +88,17 @@ class BoardLink(wiring.Component):
 
         # -- frame sender: one frame at a time, from the reply path or the result path --
         reply_start, reply_cmd, reply_len, reply_start_ack = Signal(), Signal(8), Signal(8), Signal()
+        # a reply byte waits in a register for the sender (the sender's handshake with the
+        # UART never reaches the command path's state): ``put_reply(byte)`` hands one over
+        # when the register is free and is true then
         reply_valid, reply_data, reply_ack = Signal(), Signal(8), Signal()
+        with m.If(reply_ack):
+            m.d.sync += reply_valid.eq(0)
+
+        def put_reply(byte):
+            with m.If(~reply_valid):
+                m.d.sync += [reply_valid.eq(1), reply_data.eq(byte)]
+            return ~reply_valid
         res_start, res_len, res_start_ack = Signal(), Signal(8), Signal()
         res_valid, res_data, res_ack = Signal(), Signal(8), Signal()
 
@@ -286,8 +296,7 @@ class BoardLink(wiring.Component):
                 with m.If(reply_start_ack):
                     m.next = "ID_SEND"
             with m.State("ID_SEND"):
-                m.d.comb += [reply_valid.eq(1), reply_data.eq(id_rom[count[:ceil_log2(len(id_bytes))]])]
-                with m.If(reply_ack):
+                with m.If(put_reply(id_rom[count[:ceil_log2(len(id_bytes))]])):
                     m.d.sync += count.eq(count + 1)
                     with m.If(count == len(id_bytes) - 1):
                         m.next = "SYNC"
@@ -336,8 +345,7 @@ class BoardLink(wiring.Component):
                     m.next = "READ_SEND"
             with m.State("READ_SEND"):
                 # byte pos of the answer, least significant first (rdata loads once, no shift)
-                m.d.comb += [reply_valid.eq(1), reply_data.eq(rdata.word_select(pos[:2], 8))]
-                with m.If(reply_ack):
+                with m.If(put_reply(rdata.word_select(pos[:2], 8))):
                     m.d.sync += pos.eq(pos + 1)
                     with m.If(pos == link.READ_RECORD - 1):
                         m.d.sync += pos.eq(0)
@@ -354,8 +362,7 @@ class BoardLink(wiring.Component):
                     m.d.sync += pos.eq(0)
                     m.next = "ERROR_SEND"
             with m.State("ERROR_SEND"):
-                m.d.comb += [reply_valid.eq(1), reply_data.eq(Mux(pos == 0, err_code, cmd))]
-                with m.If(reply_ack):
+                with m.If(put_reply(Mux(pos == 0, err_code, cmd))):
                     m.d.sync += pos.eq(pos + 1)
                     with m.If(pos == 1):
                         m.d.sync += pos.eq(0)
