@@ -182,16 +182,7 @@ class Accelerator(wiring.Component):
                     count_input.eq(self.events.valid & useful & core0.events.ready),
                 ]
 
-        # ``active``: the sequencer is out of IDLE, as one flip-flop (set as it leaves IDLE,
-        # cleared as it returns), so that ``busy`` is no decode of the state register
-        active = Signal()
-
-        def leave(target):
-            m.next = target
-            if target == "IDLE":
-                m.d.sync += active.eq(0)
-
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.Switch(ev.kind):
                     with m.Case(InputKind.EVENT):
@@ -204,13 +195,11 @@ class Accelerator(wiring.Component):
                             if ttfs:
                                 m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
-                            m.d.sync += active.eq(1)
                     with m.Case(InputKind.END_SAMPLE):
                         m.d.comb += self.events.ready.eq(~core0.syn_busy)
                         with m.If(self.events.valid & ~core0.syn_busy):
                             m.d.sync += [step_events.eq(0), opened.eq(0)]
                             m.next = name("E", 0)
-                            m.d.sync += active.eq(1)
                     with m.Default():
                         m.d.comb += self.events.ready.eq(1)   # unknown kinds are dropped
 
@@ -224,7 +213,7 @@ class Accelerator(wiring.Component):
                         with m.State(here):
                             m.d.sync += [j.eq(0), best_have.eq(0)]
                             with m.If(skip):
-                                leave(after)
+                                m.next = after
                             with m.Else():
                                 m.next = here + "A"
                         with m.State(here + "A"):      # address output j (ro_addr follows j)
@@ -261,7 +250,7 @@ class Accelerator(wiring.Component):
                             m.d.sync += ttfs_winner.eq(best_tj)
                             if spiking_only:
                                 m.d.sync += ttfs_found.eq(1)
-                            leave(after)
+                            m.next = after
                         continue
                     if kind in ("scan", "emit", "update", "clear", "readout", "count_max"):
                         with m.State(here):   # start the phase's engine, then wait in here + "W"
@@ -292,22 +281,22 @@ class Accelerator(wiring.Component):
                             absorbed = 1 if mutants.active("update_before_drain") \
                                 else ~cores[dst][0].syn_busy
                             with m.If(~cores[src][0].scan_busy & absorbed):
-                                leave(after)
+                                m.next = after
                         elif kind == "emit":
                             spike_list = cores[phase[1]][0].spikes
                             with m.If(spike_list.valid):
                                 emit(OutputKind.SPIKE, phase[1], spike_list.payload)
                             m.d.comb += spike_list.ready.eq(out.ready)
                             with m.If(~cores[phase[1]][0].scan_busy):
-                                leave(after)
+                                m.next = after
                         elif kind == "update":
                             with m.If(~cores[phase[1]][0].upd_busy):
-                                leave(after)
+                                m.next = after
                                 if phase[1] == 0 and prefix == "S":
                                     m.d.sync += opened.eq(1)
                         elif kind == "clear":
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
-                                leave(after)
+                                m.next = after
                         elif kind == "readout":
                             emit(OutputKind.READOUT, last, j, ro_value)
                             with m.If(out.ready):
@@ -324,21 +313,21 @@ class Accelerator(wiring.Component):
                                 m.d.comb += ro_core.ro_addr.eq((j + 1) >> lane_bits)
                                 m.d.sync += j.eq(j + 1)
                                 with m.If(j == n_out - 1):
-                                    leave(after)
+                                    m.next = after
                         elif kind == "decide":
                             emit(OutputKind.DECISION, 0, best_j, 0)
                             with m.If(out.ready):
-                                leave(after)
+                                m.next = after
                         elif kind == "step_done":
                             emit(OutputKind.STEP_DONE)
                             with m.If(out.ready):
-                                leave(after)
+                                m.next = after
                         elif kind == "count_max":
                             with m.If((j == 0) | (counts[j] > best_c)):
                                 m.d.sync += [best_c.eq(counts[j]), best_cj.eq(j)]
                             m.d.sync += j.eq(j + 1)
                             with m.If(j == n_out - 1):
-                                leave(after)
+                                m.next = after
                         elif kind == "decide_sample":
                             if net.decision is Decision.LAST:
                                 emit(OutputKind.DECISION, 0, best_j, 0)
@@ -350,11 +339,11 @@ class Accelerator(wiring.Component):
                                 emit(OutputKind.DECISION, 0, Mux(fs_found, fs_winner, 0),
                                      Mux(fs_found, 0, -1))
                             with m.If(out.ready):
-                                leave(after)
+                                m.next = after
                         elif kind == "sample_done":
                             emit(OutputKind.SAMPLE_DONE)
                             with m.If(out.ready):
-                                leave(after)
+                                m.next = after
 
         with m.If(reset_decisions):
             m.d.sync += [best_j.eq(0), best_u.eq(0), fs_found.eq(0), fs_winner.eq(0)]
@@ -369,7 +358,7 @@ class Accelerator(wiring.Component):
         # the CONTROL bit) also covers the engine's drain
         busy = Signal()
         working = Signal()
-        sequencing = active
+        sequencing = ~fsm.ongoing("IDLE")
         m.d.comb += [busy.eq(sequencing | cores[0][0].syn_busy), self.busy.eq(busy),
                      working.eq(sequencing | cores[0][0].syn_issuing),
                      input_open.eq(~sequencing | opened)]
