@@ -129,6 +129,10 @@ class LayerCore(wiring.Component):
         # Weight and parameter memories: read by the engines, written by the host.
         for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
             engine_addr = syn.w_addr if name == "weights" else getattr(neu, f"addr_{name}")
+            # the engine owns the read address while it works, the configuration port
+            # otherwise (an access while the core is busy is refused anyway: no core-wide
+            # busy decode in front of a memory's address)
+            engine_busy = syn.busy if name == "weights" else neu.busy
             re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
             cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
             lane_en = Mux(we, Const(1, P) << cfg_lane, 0)
@@ -136,7 +140,7 @@ class LayerCore(wiring.Component):
                 # One port for everything (see hdl.spram); no initial contents.
                 m.submodules.mem_weights = mem = SPRAMWeights(
                     depth=init.shape[0], lanes=P, weight_bits=f.weight_bits)
-                m.d.comb += [mem.addr.eq(Mux(re | we, cfg_word, engine_addr)),
+                m.d.comb += [mem.addr.eq(Mux(engine_busy, engine_addr, cfg_word)),
                              mem.w_data.eq(self.cfg_wdata), mem.w_en.eq(lane_en)]
                 read_data = mem.r_data
             else:
@@ -145,7 +149,7 @@ class LayerCore(wiring.Component):
                 m.submodules[f"mem_{name}"] = mem
                 rd = mem.read_port()
                 wr = mem.write_port(granularity=1)
-                m.d.comb += [rd.addr.eq(Mux(re, cfg_word, engine_addr)), wr.addr.eq(cfg_word),
+                m.d.comb += [rd.addr.eq(Mux(engine_busy, engine_addr, cfg_word)), wr.addr.eq(cfg_word),
                              wr.en.eq(lane_en)]
                 for lane in range(P):
                     m.d.comb += wr.data[lane].eq(self.cfg_wdata)
