@@ -200,10 +200,13 @@ class NeuronEngine(wiring.Component):
                 theta = b0
             else:
                 if kind is NeuronKind.ALIF:
-                    a_prev, rho, adapt = stage(st.a), stage(self.rho[lane]), stage(self.adapt[lane])
+                    a_prev, rho = stage(st.a), stage(self.rho[lane])
+                    # the kick a spike gives, chosen as it is registered (no select before the
+                    # adder)
+                    kick = stage(Mux(delay(s_prev, 2), self.adapt[lane], 0))
                     p_a = product(stage, rho, a_prev)
                     decayed = stage(shift_right(p_a, D, rnd))
-                    a = stage(fit(decayed + Mux(delay(s_prev, 3), adapt, 0), S, ovf))
+                    a = stage(fit(decayed + kick, S, ovf))
                     m.d.comb += new.a.eq(delay(a, 3))
                     theta = stage(fit(b0 + a, S, ovf))
                 else:
