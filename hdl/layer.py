@@ -129,18 +129,20 @@ class LayerCore(wiring.Component):
         # Weight and parameter memories: read by the engines, written by the host.
         for name, (shape, init) in layer_memories(layer, f, P, self._acc_bits).items():
             engine_addr = syn.w_addr if name == "weights" else getattr(neu, f"addr_{name}")
-            # the engine owns the read address while it works, the configuration port
-            # otherwise (an access while the core is busy is refused anyway: no core-wide
-            # busy decode in front of a memory's address)
-            engine_busy = syn.busy if name == "weights" else neu.busy
             re, we = getattr(self, f"cfg_re_{name}"), getattr(self, f"cfg_we_{name}")
+            # a parameter memory's read address belongs to the neuron engine while it works,
+            # to the configuration port otherwise (an access while the core is busy is
+            # refused anyway): no core-wide busy decode in front of the address. The weights
+            # keep the decoded read as select (with the synapse engine's busy there, the
+            # ULX3S build at P = 8 did not route in 30 minutes)
+            cfg_reads = re if name == "weights" else ~neu.busy
             cfg_word = self.cfg_offset[:self._regions[name].offset_bits] >> lane_bits
             lane_en = Mux(we, Const(1, P) << cfg_lane, 0)
             if name == "weights" and self._spram_weights:
                 # One port for everything (see hdl.spram); no initial contents.
                 m.submodules.mem_weights = mem = SPRAMWeights(
                     depth=init.shape[0], lanes=P, weight_bits=f.weight_bits)
-                m.d.comb += [mem.addr.eq(Mux(engine_busy, engine_addr, cfg_word)),
+                m.d.comb += [mem.addr.eq(Mux(re | we, cfg_word, engine_addr)),
                              mem.w_data.eq(self.cfg_wdata), mem.w_en.eq(lane_en)]
                 read_data = mem.r_data
             else:
@@ -149,7 +151,7 @@ class LayerCore(wiring.Component):
                 m.submodules[f"mem_{name}"] = mem
                 rd = mem.read_port()
                 wr = mem.write_port(granularity=1)
-                m.d.comb += [rd.addr.eq(Mux(engine_busy, engine_addr, cfg_word)), wr.addr.eq(cfg_word),
+                m.d.comb += [rd.addr.eq(Mux(cfg_reads, cfg_word, engine_addr)), wr.addr.eq(cfg_word),
                              wr.en.eq(lane_en)]
                 for lane in range(P):
                     m.d.comb += wr.data[lane].eq(self.cfg_wdata)
