@@ -10,7 +10,7 @@ from . import mutants
 from .arith import fit, shift_right
 
 __all__ = ["NeuronEngine", "state_layout", "PARAMS", "DECAYS", "engine_stages", "word_pass",
-           "stagers"]
+           "stagers", "read_address_ports"]
 
 
 def engine_stages(kind: NeuronKind) -> int:
@@ -26,6 +26,12 @@ PARAMS = {
     NeuronKind.CUBA: ("bias", "alpha", "b0", "alpha_syn"),
     NeuronKind.THETA: ("p0", "q0"),   # the initial state (hdl.theta)
 }
+
+def read_address_ports(kind: NeuronKind, words: int) -> dict:
+    """An engine's read address for each memory besides the state (``addr``): the
+    accumulators and each parameter of ``kind``, ``addr_<name>`` (``hdl.layer`` wires them)."""
+    return {f"addr_{name}": Out(range(words)) for name in ("acc", *PARAMS[kind])}
+
 
 #: Parameters that are unsigned decay factors; the others are signed state values.
 DECAYS = ("alpha", "rho", "alpha_syn")
@@ -107,7 +113,7 @@ def stagers(m):
 
 class NeuronEngine(wiring.Component):
     """Reads word ``w`` of accumulators, state and parameters, writes the new state
-    ``engine_stages(kind)`` clocks after the read data arrives.
+    ``engine_stages(kind)`` clocks after the state is read.
 
     ``start`` pulses begin a pass over ``words`` words; the accumulator word is
     cleared as it is consumed. Lanes past ``size`` (padding) never spike.
@@ -139,8 +145,7 @@ class NeuronEngine(wiring.Component):
             ports[name] = In(data.ArrayLayout(param_shape(name, formats), lanes))
         # each memory is read when its value is needed (``addr`` for the state), so that no
         # value waits in delay registers for the stage that uses it
-        for name in ("acc", *PARAMS[kind]):
-            ports[f"addr_{name}"] = Out(range(self._words))
+        ports.update(read_address_ports(kind, self._words))
         super().__init__(ports)
 
     @property

@@ -79,7 +79,7 @@ class SynapseEngine(wiring.Component):
                 m.d.sync += a_value.eq(self.events.payload.value)
 
         # Stage R: the weight address, registered (a row's first word at src * words, by
-        # shifts and adds: no multiplier; then one more a clock), straight into the memory.
+        # shifts and adds: no multiplier; then one more each clock), straight into the memory.
         r_valid = Signal()
         r_addr = Signal(range(self._rows * words))
         r_word = Signal(range(words))
@@ -135,4 +135,3 @@ class SynapseEngine(wiring.Component):
             self.issuing.eq(a_valid),
         ]
         return m
-

@@ -28,7 +28,7 @@ from amaranth.utils import ceil_log2
 from ..golden.network import Formats, NeuronKind
 from . import mutants
 from .arith import csd_digits, mul_const, shift_right
-from .neuron import stagers, state_layout, word_pass
+from .neuron import read_address_ports, stagers, state_layout, word_pass
 
 __all__ = ["ThetaEngine", "theta_state_layout", "theta_stages"]
 
@@ -89,10 +89,8 @@ class ThetaEngine(wiring.Component):
             "w_en": Out(1),
             "w_state": Out(state_word),
             "spikes": Out(lanes),
-            # every memory is read with ``addr`` (NeuronEngine's per-memory read addresses)
-            "addr_acc": Out(range(self._words)),
-            "addr_p0": Out(range(self._words)),
-            "addr_q0": Out(range(self._words)),
+            # every memory is read with ``addr``
+            **read_address_ports(NeuronKind.THETA, self._words),
         })
 
     @property
@@ -110,8 +108,8 @@ class ThetaEngine(wiring.Component):
 
         stages = theta_stages(self._rotation)
         valid, words = word_pass(m, self, self.start, self._words - 1, stages)
-        m.d.comb += [self.addr_acc.eq(self.addr), self.addr_p0.eq(self.addr),
-                     self.addr_q0.eq(self.addr)]
+        m.d.comb += [getattr(self, name).eq(self.addr)
+                     for name in read_address_ports(NeuronKind.THETA, self._words)]
         stage, _ = stagers(m)
 
         for lane in range(lanes):
