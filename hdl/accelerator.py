@@ -412,8 +412,10 @@ class Accelerator(wiring.Component):
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]
-        reg_data = Signal(DATA_BITS)
-        m.d.sync += [bus.r_valid.eq(bus.r_stb), reg_data.eq(0)]
+        # a read answers two clocks after its decision, as the layers' registered read data
+        reg_data, reg_answer, answering = Signal(DATA_BITS), Signal(DATA_BITS), Signal()
+        m.d.sync += [answering.eq(bus.r_stb), bus.r_valid.eq(answering), reg_data.eq(0),
+                     reg_answer.eq(reg_data)]
         hit_regs = (bus.addr >> reg_region.offset_bits) == 0
         with m.If(bus.r_stb & hit_regs):
             with m.Switch(bus.addr[:reg_region.offset_bits]):
@@ -426,7 +428,7 @@ class Accelerator(wiring.Component):
                 m.d.sync += refused.eq(0)
         with m.If((bus.w_stb | bus.r_stb) & ~hit_regs & busy):
             m.d.sync += refused.eq(1)
-        rdata = reg_data
+        rdata = reg_answer
         for core, _ in cores:
             m.d.comb += [core.cfg_offset.eq(bus.addr), core.cfg_wdata.eq(bus.w_data)]
             rdata = rdata | core.cfg_rdata

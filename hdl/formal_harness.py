@@ -109,9 +109,11 @@ class _Request:
             self.addr, self.w_data, self.w_stb, self.r_stb = later
 
 
-#: Clocks from the host's configuration strobe to the accelerator's decision on it (the
-#: answer to a read comes one clock after that).
+#: Clocks from the host's configuration strobe to the accelerator's decision on it.
 REQUEST_LATENCY = 1
+#: Clocks from that decision to the read's answer (``r_valid``): the memory read, then the
+#: layer's registered read data.
+ANSWER_LATENCY = 2
 
 
 def _ungated_core(port):
@@ -172,10 +174,13 @@ class _Past:
         self._m = Module()
         m.submodules += self._m
 
-    def __call__(self, value, name):
-        past = Signal.like(value, name=f"past_{name}", init=0)
-        self._m.d.sync += past.eq(value)
-        return past
+    def __call__(self, value, name, clocks=1):
+        for clock in range(clocks):
+            past = Signal.like(value, name=f"past_{name}" + (f"_{clock}" if clock else ""),
+                               init=0)
+            self._m.d.sync += past.eq(value)
+            value = past
+        return value
 
 
 class ResultsStreamRules(Elaboratable):
@@ -378,7 +383,7 @@ class ConfigInterlock(Elaboratable):
 
     Every input is free (events, results.ready, the whole configuration bus). A request is
     decided ``REQUEST_LATENCY`` clocks after the host drives it, with ``busy`` as it is then;
-    a read answers (``r_valid``) one clock after that. Claims:
+    a read answers (``r_valid``) ``ANSWER_LATENCY`` clocks after that. Claims:
 
     1. while ``busy``, no layer core sees a write or read strobe of any of its memories;
     2. a read of a non-register address decided while busy answers 0;
@@ -422,7 +427,8 @@ class ConfigInterlock(Elaboratable):
                 m.d.comb += Assert(~(busy & getattr(core, f"cfg_{strobe}_{region.memory}")))
 
         # 2. a refused read answers 0
-        with m.If(past(request.r_stb & ~at_registers(request.addr) & busy, "refused_read")):
+        with m.If(past(request.r_stb & ~at_registers(request.addr) & busy, "refused_read",
+                     ANSWER_LATENCY)):
             m.d.comb += Assert(port.r_valid & (port.r_data == 0))
         if not self.model:
             return m
@@ -445,8 +451,8 @@ class ConfigInterlock(Elaboratable):
             m.d.sync += refused.eq(1)
         control = Signal(DATA_BITS)
         m.d.comb += control.eq(Cat(busy, refused))
-        with m.If(past(request.r_stb & at_control, "control_read")):
-            m.d.comb += Assert(port.r_data == past(control, "control"))
+        with m.If(past(request.r_stb & at_control, "control_read", ANSWER_LATENCY)):
+            m.d.comb += Assert(port.r_data == past(control, "control", ANSWER_LATENCY))
 
         # 4. element A: its initial value, then the writes accepted while idle
         at_element = request.addr == table[element]
@@ -462,8 +468,8 @@ class ConfigInterlock(Elaboratable):
         m.d.comb += now.eq(Mux(written, shadow, initial))
         with m.If(request.w_stb & at_element & ~busy):
             m.d.sync += [shadow.eq(Array(extended)[kind]), written.eq(1)]
-        with m.If(past(request.r_stb & at_element & ~busy, "element_read")):
-            m.d.comb += Assert(port.r_data == past(now, "element"))
+        with m.If(past(request.r_stb & at_element & ~busy, "element_read", ANSWER_LATENCY)):
+            m.d.comb += Assert(port.r_data == past(now, "element", ANSWER_LATENCY))
         # reachable within the depth: a write refused, later the element read while idle
         refused_write = Signal()
         with m.If(request.w_stb & at_element & busy):

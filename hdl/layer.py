@@ -47,7 +47,7 @@ class LayerCore(wiring.Component):
     spike list; ``scan`` streams the spikes of the last update as indices on ``spikes``
     (``hdl.spikes.SpikeList``: produced once, no pass over the state); ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
-    weight and parameter memories (``cfg_rdata`` one clock after ``cfg_re``).
+    weight and parameter memories (``cfg_rdata`` two clocks after ``cfg_re``).
     ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer
     (``rotation``: the network's flow per tick) starts every sample from its initial
     state: ``fresh`` is set by reset and by ``clear`` and dropped once the first
@@ -167,7 +167,9 @@ class LayerCore(wiring.Component):
             extended = Signal(DATA_BITS, name=f"cfg_ext_{name}")
             m.d.comb += extended.eq(value)   # sign- or zero-extends by the value's shape
             rdata = rdata | Mux(was_read, extended, 0)
-        m.d.comb += self.cfg_rdata.eq(rdata)
+        # registered: the read data's lane select and OR over the memories end at a flip-flop,
+        # not in the link's answer register (at P = 8 on the ECP5 that was the critical path)
+        m.d.sync += self.cfg_rdata.eq(rdata)
 
         # Clear pass: zero state and accumulators, one word per clock.
         clearing = Signal()
