@@ -4,7 +4,11 @@ The UP5K has four 16 k x 16-bit SPRAM blocks (1 Mbit) beside its 30 small
 block RAMs. Yosys does not infer them from a ``Memory`` (checked: it falls back
 to block RAM), so ``SPRAMWeights`` instantiates the primitive itself. Each lane
 takes a whole number of nibbles (``lane_bits``) so that writing one lane is one
-``MASKWREN`` write; the tiles are ``banks`` deep by ``slices`` wide.
+``MASKWREN`` write; the tiles are ``banks`` deep by ``slices`` wide. A word of
+lanes narrower than a block's 16 bits shares it (``words_per_entry``: two words
+of one 8-bit lane, or of two 4-bit lanes, four of one 4-bit lane): the low
+address bits pick the word within the 16 bits, so the same blocks hold two or
+four times the weights, and a write still touches only its own nibbles.
 
 SPRAM has one port and no initial contents: the engines' reads and the
 configuration port's reads and writes share the address (the configuration
@@ -22,10 +26,10 @@ it with Yosys' own ``SB_SPRAM256KA`` model).
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
+from amaranth.utils import ceil_log2, exact_log2
 
 __all__ = ["SPRAM_DEPTH", "SPRAM_WIDTH", "SPRAMWeights", "spram_tiles", "lane_bits",
-           "SPRAM_PRIMITIVES"]
+           "words_per_entry", "SPRAM_PRIMITIVES"]
 
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
@@ -36,9 +40,16 @@ def lane_bits(weight_bits: int) -> int:
     return -(-weight_bits // 4) * 4
 
 
+def words_per_entry(lanes: int, weight_bits: int) -> int:
+    """Words of ``lanes`` weights packed into one 16-bit SPRAM entry: 4, 2 or 1."""
+    bits = lanes * lane_bits(weight_bits)
+    return SPRAM_WIDTH // bits if bits < SPRAM_WIDTH else 1    # bits is 4, 8 or 12 here
+
+
 def spram_tiles(depth: int, lanes: int, weight_bits: int) -> tuple[int, int]:
     """(banks, slices): SPRAM blocks deep and wide for ``depth`` words of ``lanes`` weights."""
-    return -(-depth // SPRAM_DEPTH), -(-(lanes * lane_bits(weight_bits)) // SPRAM_WIDTH)
+    entries = -(-depth // words_per_entry(lanes, weight_bits))
+    return -(-entries // SPRAM_DEPTH), -(-(lanes * lane_bits(weight_bits)) // SPRAM_WIDTH)
 
 
 class _Primitives:
@@ -69,7 +80,8 @@ class SPRAMWeights(wiring.Component):
         for name, v in (("depth", depth), ("lanes", lanes), ("weight_bits", weight_bits)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"SPRAMWeights: {name} must be a positive integer, not {v!r}")
-        if lanes * lane_bits(weight_bits) > 8 * SPRAM_WIDTH or depth > 8 * SPRAM_DEPTH:
+        if lanes * lane_bits(weight_bits) > 8 * SPRAM_WIDTH or \
+                depth > 8 * SPRAM_DEPTH * words_per_entry(lanes, weight_bits):
             raise ValueError(f"SPRAMWeights: {depth} words of {lanes} x {weight_bits}-bit weights "
                              f"are beyond any iCE40's SPRAM")
         self._depth, self._lanes, self._weight_bits = depth, lanes, weight_bits
@@ -110,24 +122,31 @@ class SPRAMWeights(wiring.Component):
         P, lb, wb = self._lanes, lane_bits(self._weight_bits), self._weight_bits
         width = self.slices * SPRAM_WIDTH
         nibbles = width // 4
-        # The wide word as stored: lane k in bits [k*lb, (k+1)*lb), sign-extended to lb bits.
+        packed = words_per_entry(P, wb)
+        word_bits = P * lb
+        # The wide entry as stored: word j of the entry in bits [j*word_bits, (j+1)*word_bits),
+        # its lane k in [k*lb, (k+1)*lb) of that, sign-extended to lb bits.
         wide_in = Signal(width)
         mask = Signal(nibbles)
         extended = Signal(signed(lb))
         m.d.comb += extended.eq(self.w_data)
-        m.d.comb += wide_in.eq(Cat(*[extended] * P))
+        m.d.comb += wide_in.eq(Cat(*[extended] * (P * packed)))
         per_lane = lb // 4
-        m.d.comb += mask.eq(Cat(*[self.w_en[k].replicate(per_lane) for k in range(P)]))
+        lane_mask = Cat(*[self.w_en[k].replicate(per_lane) for k in range(P)])
+        sub_bits = min(exact_log2(packed), len(self.addr))    # a memory of one word: none
+        sub = self.addr[:sub_bits] if sub_bits else Const(0, 1)
+        entry = self.addr >> sub_bits             # the 16-bit entry that holds word ``addr``
+        m.d.comb += mask.eq(lane_mask << (sub * (word_bits // 4)) if sub_bits else lane_mask)
         writing = self.w_en.any()
 
         bank_bits = ceil_log2(self.banks)
         low = Signal(14)
-        m.d.comb += low.eq(self.addr[:14] if self._depth > 1 else 0)
+        m.d.comb += low.eq(entry[:14] if len(entry) else 0)
         bank = Signal(max(bank_bits, 1))
         if bank_bits:
-            m.d.comb += bank.eq(self.addr[14:14 + bank_bits])
-        read_bank = Signal.like(bank)
-        m.d.sync += read_bank.eq(bank)
+            m.d.comb += bank.eq(entry[14:14 + bank_bits])
+        read_bank, read_sub = Signal.like(bank), Signal.like(sub)
+        m.d.sync += [read_bank.eq(bank), read_sub.eq(sub)]
 
         outs = []
         for b in range(self.banks):
@@ -153,7 +172,8 @@ class SPRAMWeights(wiring.Component):
             for b, wide_out in enumerate(outs):
                 with m.Case(b):
                     m.d.comb += chosen.eq(wide_out)
+        word = chosen.word_select(read_sub, word_bits) if sub_bits else chosen
         for k in range(P):
-            m.d.comb += self.r_data[k].eq(chosen[k * lb:k * lb + wb])
+            m.d.comb += self.r_data[k].eq(word[k * lb:k * lb + wb])
         return m
 

@@ -329,13 +329,19 @@ def test_spike_list_first_index_after_stream_latency_then_one_per_clock():
 
 
 def test_spram_weights_tiles_and_rejects():
-    from spikeforge.hdl.spram import SPRAMWeights, lane_bits, spram_tiles
+    from spikeforge.hdl.spram import SPRAMWeights, lane_bits, spram_tiles, words_per_entry
     assert lane_bits(8) == 8 and lane_bits(10) == 12 and lane_bits(16) == 16
     assert spram_tiles(1440, 1, 10) == (1, 1) and spram_tiles(1440, 2, 10) == (1, 2)
-    assert spram_tiles(64_516, 1, 8) == (4, 1)
+    assert spram_tiles(64_516, 1, 10) == (4, 1)
+    # narrow words share a 16-bit entry: two of one 8-bit lane, four of one 4-bit lane
+    assert [words_per_entry(*a) for a in ((1, 8), (1, 6), (1, 4), (2, 4), (1, 10), (2, 8))] == \
+        [2, 2, 4, 2, 1, 1]
+    assert spram_tiles(64_516, 1, 8) == (2, 1) and spram_tiles(64_516, 1, 4) == (1, 1)
+    assert spram_tiles(32_769, 1, 8) == (2, 1) and spram_tiles(32_768, 1, 8) == (1, 1)
     mem = SPRAMWeights(depth=20_000, lanes=2, weight_bits=8)
     assert (mem.banks, mem.slices) == (2, 1)
-    for bad in ({"depth": 0}, {"lanes": 1.5}, {"weight_bits": True}, {"depth": 200_000}):
+    assert SPRAMWeights(depth=200_000, lanes=1, weight_bits=4).banks == 4
+    for bad in ({"depth": 0}, {"lanes": 1.5}, {"weight_bits": True}, {"depth": 300_000}):
         kwargs = {"depth": 100, "lanes": 1, "weight_bits": 8, **bad}
         with pytest.raises(ValueError, match="SPRAMWeights"):
             SPRAMWeights(**kwargs)

@@ -114,13 +114,14 @@ def test_scoreboard_reports_a_planted_fault_where_it_is(simulator):
     assert all(" neuron 1:" in m for m in readout)
 
 
-@pytest.mark.parametrize("lanes", [1, 2])
-def test_spram_primitives_with_yosys_model(lanes):
+@pytest.mark.parametrize("lanes, weight_bits", [(1, 10), (2, 10), (1, 6), (1, 4)])
+def test_spram_primitives_with_yosys_model(lanes, weight_bits):
     """The iCE40 SB_SPRAM256KA instances the board build uses, simulated with Yosys' own model
     in Icarus (its SPRAM starts as X): weights written through the configuration port, then
-    every output equal to the golden model."""
+    every output equal to the golden model. 6-bit weights pack two words into each 16-bit
+    entry, 4-bit four (``hdl.spram.words_per_entry``): a write must touch only its nibbles."""
     require_simulator("icarus")
-    net = random_network(26, 4, (12,), 3, formats=Formats(weight_bits=10))
+    net = random_network(26, 4, (12,), 3, formats=Formats(weight_bits=weight_bits))
     config = HardwareConfig(lanes=lanes, spram_layers=(0, 1))
     model = build_cocotb(net, config, "icarus", primitives=True)
     writes = AddressMap(net, config).network_writes(net)
