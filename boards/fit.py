@@ -12,8 +12,9 @@ the nextpnr report of a real build is the measured number.
 
 The weights of the layers in ``HardwareConfig.spram_layers`` go to the iCE40
 UP5K's single-port RAMs instead (``hdl.spram``: 16 k x 16 blocks, each lane a
-whole number of nibbles); ``fitting_config`` moves weight memories there,
-largest first, when block RAM alone is too small ("auto").
+whole number of nibbles, narrow words packed two or four to an entry);
+``fitting_config`` moves weight memories there, largest first, when block RAM
+alone is too small ("auto").
 """
 
 from __future__ import annotations
