@@ -156,6 +156,19 @@ class Accelerator(wiring.Component):
         def name(prefix, n):
             return f"{prefix}{n}"
 
+        def feed(src, dst, offset):
+            """Connect layer ``src``'s spike list to layer ``dst``'s synapse engine (rows from
+            ``offset``); returns whether that engine has absorbed what it was given."""
+            spike_list, target = cores[src][0].spikes, cores[dst][0].events
+            m.d.comb += [
+                target.valid.eq(spike_list.valid),
+                target.payload.src.eq(spike_list.payload + offset),
+                spike_list.ready.eq(target.ready),
+            ]
+            if hasattr(target.payload, "value"):
+                m.d.comb += target.payload.value.eq(1)
+            return 1 if mutants.active("update_before_drain") else ~cores[dst][0].syn_busy
+
         # Input events enter the first layer's synapse engine while the sequencer idles, and
         # also once the first layer has updated (the rest of the step, its outputs included,
         # runs beside the next step's input): ``input_open``.
@@ -258,6 +271,8 @@ class Accelerator(wiring.Component):
                                 m.d.comb += cores[phase[1]][0].scan.eq(1)
                             elif kind == "update":
                                 m.d.comb += [cores[phase[1]][0].update.eq(1), count_update[phase[1]].eq(1)]
+                                if phase[2] is not None:      # stream the spikes as they come
+                                    m.d.comb += cores[phase[1]][0].scan.eq(1)
                             elif kind == "clear":
                                 m.d.comb += [c.clear.eq(1) for c, _ in cores]
                                 m.d.comb += reset_decisions.eq(1)
@@ -269,18 +284,8 @@ class Accelerator(wiring.Component):
                     with m.State(here):
                         if kind == "scan":
                             _, src, dst, offset = phase
-                            spike_list, target = cores[src][0].spikes, cores[dst][0].events
-                            m.d.comb += [
-                                target.valid.eq(spike_list.valid),
-                                target.payload.src.eq(spike_list.payload + offset),
-                                spike_list.ready.eq(target.ready),
-                            ]
-                            if hasattr(target.payload, "value"):
-                                m.d.comb += target.payload.value.eq(1)
                             # done when the list is streamed and the engine has absorbed it
-                            absorbed = 1 if mutants.active("update_before_drain") \
-                                else ~cores[dst][0].syn_busy
-                            with m.If(~cores[src][0].scan_busy & absorbed):
+                            with m.If(~cores[src][0].scan_busy & feed(src, dst, offset)):
                                 m.next = after
                         elif kind == "emit":
                             spike_list = cores[phase[1]][0].spikes
@@ -290,7 +295,11 @@ class Accelerator(wiring.Component):
                             with m.If(~cores[phase[1]][0].scan_busy):
                                 m.next = after
                         elif kind == "update":
-                            with m.If(~cores[phase[1]][0].upd_busy):
+                            _, src, dst = phase
+                            finished = ~cores[src][0].upd_busy
+                            if dst is not None:
+                                finished = finished & ~cores[src][0].scan_busy & feed(src, dst, 0)
+                            with m.If(finished):
                                 m.next = after
                                 if phase[1] == 0 and prefix == "S":
                                     m.d.sync += opened.eq(1)
@@ -462,7 +471,7 @@ def _as_tuple(phase: "schedule.Phase", cores) -> tuple:
     if phase.kind == "emit":
         return ("emit", phase.src)
     if phase.kind == "update":
-        return ("update", phase.dst)
+        return ("update", phase.dst, phase.feeds)
     if phase.kind == "ttfs_walk":
         return ("ttfs_walk", phase.first)
     return (phase.kind,)

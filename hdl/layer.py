@@ -16,7 +16,10 @@ from .spram import SPRAMWeights
 from .synapse import SynapseEngine
 from .theta import ThetaEngine
 
-__all__ = ["LayerCore", "weight_rows", "layer_memories"]
+__all__ = ["LayerCore", "weight_rows", "layer_memories", "APPEND_DELAY"]
+
+#: Clocks from the neuron engine's write-back of a word to its spike-list entry's ``w_en``.
+APPEND_DELAY = 1
 
 
 def weight_rows(layer: Layer, lanes: int) -> np.ndarray:
@@ -45,7 +48,8 @@ class LayerCore(wiring.Component):
     ``events`` go to the synapse engine; ``update`` pulses one neuron-engine
     pass (and starts a new spike list); ``clear`` zeroes state, accumulators and the
     spike list; ``scan`` streams the spikes of the last update as indices on ``spikes``
-    (``hdl.spikes.SpikeList``: produced once, no pass over the state); ``ro_addr`` reads a state
+    (``hdl.spikes.SpikeList``: produced once, no pass over the state; ``scan`` with ``update``
+streams them as the update appends them); ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
     weight and parameter memories (``cfg_rdata`` two clocks after ``cfg_re``).
     ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer
@@ -119,6 +123,9 @@ class LayerCore(wiring.Component):
         # in before the sequencer can start the list, a clock after the pass ends
         m.d.sync += [spikes.w_en.eq(neu.w_en), spikes.w_word.eq(neu.w_addr),
                      spikes.w_mask.eq(neu.spikes)]
+        # a list streamed during the update (``scan`` with ``update``) stays open until the
+        # last entry is in
+        m.d.comb += spikes.appending.eq(neu.busy | spikes.w_en)
 
         # Configuration access: element offset (within the region) -> word and lane.
         cfg_lane = self.cfg_offset[:lane_bits] if lane_bits else Const(0, 1)

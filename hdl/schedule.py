@@ -46,7 +46,9 @@ class Phase:
 
     ``feed``: stream layer ``src``'s spike list into layer ``dst``'s synapse engine (rows
     from ``offset``) until the engine is idle again; ``update``: one neuron-engine pass over
-    layer ``dst`` (its synapse engine is idle: input events end before END_STEP is taken); ``emit``: stream layer ``src``'s spikes as
+    layer ``dst`` (its synapse engine is idle: input events end before END_STEP is taken),
+    and with ``feeds`` its new spikes streamed into layer ``feeds``'s synapse engine as the
+    pass appends them, until that engine is idle too; ``emit``: stream layer ``src``'s spikes as
     SPIKE records; ``readout``: one READOUT per output neuron; ``ttfs_walk``: the ttfs
     comparison walk (``first``: among this step's spiking outputs; else the final phases);
     ``decide``, ``step_done``, ``count_max``, ``decide_sample``, ``clear``,
@@ -58,6 +60,7 @@ class Phase:
     dst: int | None = None
     offset: int = 0
     first: bool = False
+    feeds: int | None = None
 
 
 def words(size: int, lanes: int) -> int:
@@ -71,9 +74,9 @@ def step_phases(network: Network, config: HardwareConfig) -> list[Phase]:
     for i, layer in enumerate(layers):
         if layer.recurrent:
             phases.append(Phase("feed", src=i, dst=i, offset=n_in))   # own spikes, last step
-        if i > 0:
-            phases.append(Phase("feed", src=i - 1, dst=i))            # the layer before, now
-        phases.append(Phase("update", dst=i))
+        # the layer's new spikes go on into the next layer as they come (that layer's own
+        # spikes of the last step follow, in the next iteration)
+        phases.append(Phase("update", dst=i, feeds=i + 1 if i < last else None))
         n_in = layer.size
     for i, layer in enumerate(layers):
         if layer.kind.spiking and (config.emit_spikes or i == last):
@@ -107,6 +110,12 @@ def _latencies():
     return STREAM_LATENCY, EMPTY_LENGTH, engine_stages, theta_stages
 
 
+def _stages(network: Network, index: int) -> int:
+    _, _, engine_stages, theta_stages = _latencies()
+    kind = network.layers[index].kind
+    return theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages(kind)
+
+
 def feed_length(spikes, words_dst: int):
     """The start clock; an empty list's busy clocks; or the list's latency, one event per
     ``words_dst`` clocks (the synapse engine takes the next event as it issues the last word
@@ -125,10 +134,31 @@ def emit_length(spikes):
 
 def update_length(network: Network, index: int, words_layer: int) -> int:
     """The start clock, one word per clock, the engine's pipeline, the clock that sees it done."""
-    _, _, engine_stages, theta_stages = _latencies()
-    kind = network.layers[index].kind
-    stages = theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages(kind)
-    return 2 + words_layer + stages
+    return 2 + words_layer + _stages(network, index)
+
+
+def update_feed_length(network: Network, index: int, words_layer: int, words_dst: int,
+                       word_spikes: np.ndarray) -> np.ndarray:
+    """An update whose spikes stream into the next layer as they come (``word_spikes``: the
+    spikes of each of the layer's words, (..., words_layer)).
+
+    Word ``w`` is written back ``1 + w + stages`` clocks after the start; its entry's first
+    index is valid ``APPEND_DELAY + LIVE_LATENCY`` later, or, if the synapse engine is still
+    busy with earlier spikes, when it takes the next (every ``words_dst`` clocks). The phase
+    ends when the update is done and its list closed, and the engine has drained its last
+    event, whichever is later (clock counts as in ``update_length`` and ``feed_length``)."""
+    from .layer import APPEND_DELAY
+    from .spikes import CLOSE_LATENCY, LIVE_LATENCY
+    stages = _stages(network, index)
+    word_spikes = np.asarray(word_spikes)
+    taken = np.full(word_spikes.shape[:-1], -(1 << 40), np.int64)   # the last take so far
+    for w in range(words_layer):
+        n = word_spikes[..., w]
+        first = np.maximum(1 + w + stages + APPEND_DELAY + LIVE_LATENCY, taken + words_dst)
+        taken = np.where(n > 0, first + (n - 1) * words_dst, taken)
+    closed = 1 + words_layer + stages + APPEND_DELAY + CLOSE_LATENCY   # the list's busy drops
+    drained = taken + words_dst + SYNAPSE_DRAIN + 1                    # the engine's busy drops
+    return 1 + np.where(word_spikes.sum(axis=-1) > 0, np.maximum(closed, drained), closed)
 
 
 def ttfs_walk_length(network: Network, compared, ran):
@@ -156,6 +186,13 @@ def step_lengths(network: Network, config: HardwareConfig, result: Result) -> di
         if k == "feed":
             spikes = before[phase.src] if phase.src == phase.dst else now.get(phase.src, zero)
             length = feed_length(spikes, W[phase.dst])
+        elif k == "update" and phase.feeds is not None:
+            spikes = (result.spikes[spiking.index(phase.dst)] if phase.dst in spiking else
+                      np.zeros((samples, steps, layers[phase.dst].size), np.int64))
+            padded = np.zeros(spikes.shape[:2] + (W[phase.dst] * P,), np.int64)
+            padded[..., :spikes.shape[2]] = spikes
+            length = update_feed_length(network, phase.dst, W[phase.dst], W[phase.feeds],
+                                        padded.reshape(spikes.shape[:2] + (W[phase.dst], P)).sum(-1))
         elif k == "update":
             length = update_length(network, phase.dst, W[phase.dst]) + zero
         elif k == "emit":

@@ -13,6 +13,13 @@ with a consumer that is always ready, each next one follows one clock later,
 across entries (reading ``AHEAD`` entries ahead hides the memory's latency),
 and ``busy`` drops the clock after the last is taken; an empty list is busy
 for ``EMPTY_LENGTH`` clocks (``hdl.schedule`` counts on these).
+
+The list can be streamed while it is written: started as the writer starts
+(``clear`` and ``start`` together) and held open by ``appending``, it streams
+each entry as it comes, its first index ``LIVE_LATENCY`` clocks after the
+entry's ``w_en`` when the stream waits for it, and stops ``CLOSE_LATENCY``
+clocks after ``appending`` drops with nothing left. That is how a layer's
+spikes enter the next layer's synapse engine while the layer still updates.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -22,12 +29,18 @@ from amaranth.utils import ceil_log2
 
 from . import mutants
 
-__all__ = ["SpikeList", "index_shape", "STREAM_LATENCY"]
+__all__ = ["SpikeList", "index_shape", "STREAM_LATENCY", "EMPTY_LENGTH", "LIVE_LATENCY",
+           "CLOSE_LATENCY"]
 
 #: Clocks from ``start`` to the first streamed index.
 STREAM_LATENCY = 4
 #: Clocks ``busy`` stays high after ``start`` for an empty list.
 EMPTY_LENGTH = 2
+#: Clocks from an entry's ``w_en`` to its first index, when the stream waits for it (the count,
+#: the read, the read-ahead FIFO, the expander).
+LIVE_LATENCY = 4
+#: Clocks from ``appending`` dropping to ``busy`` dropping, with every entry streamed.
+CLOSE_LATENCY = 1
 #: Entries read ahead of the expander.
 AHEAD = 3
 
@@ -44,7 +57,7 @@ class SpikeList(wiring.Component):
     ``clear`` empties the list (the controller pulses it as an update starts);
     ``w_en`` with ``w_word``/``w_mask`` appends an entry when the mask has any bit.
     ``count`` is the number of entries; ``busy`` is high from ``start`` until the last
-    index has been taken.
+    index has been taken and, while ``appending`` says more entries may come, stays high.
     """
 
     def __init__(self, *, words, lanes):
@@ -58,6 +71,7 @@ class SpikeList(wiring.Component):
             "w_word": In(range(words)),
             "w_mask": In(lanes),
             "start": In(1),
+            "appending": In(1),
             "busy": Out(1),
             "count": Out(range(words + 1)),
             "spikes": Out(stream.Signature(index_shape(words, lanes))),
@@ -115,7 +129,7 @@ class SpikeList(wiring.Component):
 
         with m.If(self.start):
             m.d.sync += [running.eq(1), ptr.eq(0)]
-        with m.Elif(running & (ptr == count) & ~inflight & ~ahead.r_rdy & frees):
+        with m.Elif(running & (ptr == count) & ~inflight & ~ahead.r_rdy & frees & ~self.appending):
             m.d.sync += running.eq(0)
         m.d.comb += self.busy.eq(self.start | running | cur_valid)
         return m
