@@ -1,7 +1,7 @@
 """The accelerator top: an event-driven SNN core generated from a golden ``Network``."""
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
@@ -195,6 +195,14 @@ class Accelerator(wiring.Component):
                     count_input.eq(self.events.valid & useful & core0.events.ready),
                 ]
 
+        # the output the readout walk has just streamed (its decision update follows)
+        taken_fields = {Decision.PER_STEP: ["u"], Decision.LAST: ["u"], Decision.SPIKE_COUNT: ["s"],
+                        Decision.FIRST_SPIKE: ["s"]}.get(net.decision, [])
+        taken = Signal(data.StructLayout({
+            "valid": 1, "j": range(max(n_out, 2)),
+            **{f: ro_state.shape().members[f] for f in taken_fields}}))
+        m.d.sync += taken.valid.eq(0)
+
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.Switch(ev.kind):
@@ -309,20 +317,13 @@ class Accelerator(wiring.Component):
                         elif kind == "readout":
                             emit(OutputKind.READOUT, last, j, ro_value)
                             with m.If(out.ready):
-                                if net.decision in (Decision.PER_STEP, Decision.LAST):
-                                    better = (ro_state.u >= best_u) if mutants.active("argmax_ties_high") \
-                                        else (ro_state.u > best_u)
-                                    with m.If((j == 0) | better):
-                                        m.d.sync += [best_u.eq(ro_state.u), best_j.eq(j)]
-                                if net.decision is Decision.SPIKE_COUNT:
-                                    m.d.sync += counts[j].eq(counts[j] + ro_state.s)
-                                if net.decision is Decision.FIRST_SPIKE:
-                                    with m.If(ro_state.s & ~fs_found):
-                                        m.d.sync += [fs_found.eq(1), fs_winner.eq(j)]
+                                m.d.sync += [taken.valid.eq(1), taken.j.eq(j)]
+                                m.d.sync += [getattr(taken, f).eq(getattr(ro_state, f))
+                                             for f in taken_fields]
                                 m.d.comb += ro_core.ro_addr.eq((j + 1) >> lane_bits)
                                 m.d.sync += j.eq(j + 1)
                                 with m.If(j == n_out - 1):
-                                    m.next = after
+                                    m.next = here + "F"
                         elif kind == "decide":
                             emit(OutputKind.DECISION, 0, best_j, 0)
                             with m.If(out.ready):
@@ -353,6 +354,23 @@ class Accelerator(wiring.Component):
                             emit(OutputKind.SAMPLE_DONE)
                             with m.If(out.ready):
                                 m.next = after
+                    if kind == "readout":
+                        with m.State(here + "F"):      # the last output's decision update lands
+                            m.next = after
+
+        # The readout walk's decisions, a clock after each READOUT is taken, from registered
+        # values (the lane select of the state word and the compare are not in one clock)
+        with m.If(taken.valid):
+            if net.decision in (Decision.PER_STEP, Decision.LAST):
+                better = (taken.u >= best_u) if mutants.active("argmax_ties_high") \
+                    else (taken.u > best_u)
+                with m.If((taken.j == 0) | better):
+                    m.d.sync += [best_u.eq(taken.u), best_j.eq(taken.j)]
+            if net.decision is Decision.SPIKE_COUNT:
+                m.d.sync += counts[taken.j].eq(counts[taken.j] + taken.s)
+            if net.decision is Decision.FIRST_SPIKE:
+                with m.If(taken.s & ~fs_found):
+                    m.d.sync += [fs_found.eq(1), fs_winner.eq(taken.j)]
 
         with m.If(reset_decisions):
             m.d.sync += [best_j.eq(0), best_u.eq(0), fs_found.eq(0), fs_winner.eq(0)]

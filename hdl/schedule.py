@@ -198,7 +198,7 @@ def step_lengths(network: Network, config: HardwareConfig, result: Result) -> di
         elif k == "emit":
             length = emit_length(now[phase.src])
         elif k == "readout":
-            length = 1 + network.n_outputs + zero
+            length = 2 + network.n_outputs + zero      # the start, one per output, the last's decision
         elif k == "ttfs_walk":
             out = result.spikes[-1]                                   # (samples, steps, n_out)
             spiked_now = out.any(axis=2)
