@@ -19,10 +19,10 @@ class Accelerator(wiring.Component):
     """Runs ``network`` on the ``events`` stream, answering on ``results`` (see ``hdl.protocol``).
 
     Per step (at END_STEP), layer by layer: the layer's own spikes of the
-    previous step (recurrent) and this step's spikes of the layer before are
-    scanned into its synapse engine (input events of the first layer are
-    accumulated as they arrive), then every neuron is updated. Then the step's
-    outputs are streamed. ``cfg`` is the configuration port (``AddressMap``);
+    previous step (recurrent) are streamed into its synapse engine (input events
+    of the first layer are accumulated as they arrive), then every neuron is
+    updated while the new spikes stream on into the next layer's synapse engine.
+    Then the step's outputs are streamed. ``cfg`` is the configuration port (``AddressMap``);
     ``busy`` is high while the core works (counted by the CYCLES counter).
     """
 
@@ -150,8 +150,8 @@ class Accelerator(wiring.Component):
 
         # The schedule (hdl.schedule): the phases of a step and of a sample, in order; the FSM
         # below has one state group per phase, and the cycle model counts the same list.
-        step_phases = [_as_tuple(p, cores) for p in schedule.step_phases(net, cfg)]
-        sample_phases = [_as_tuple(p, cores) for p in schedule.sample_phases(net)]
+        step_phases = schedule.step_phases(net, cfg)
+        sample_phases = schedule.sample_phases(net)
 
         def name(prefix, n):
             return f"{prefix}{n}"
@@ -227,9 +227,9 @@ class Accelerator(wiring.Component):
             for prefix, phases, done in (("S", step_phases, "IDLE"), ("E", sample_phases, "IDLE")):
                 for n, phase in enumerate(phases):
                     here, after = name(prefix, n), (name(prefix, n + 1) if n + 1 < len(phases) else done)
-                    kind = phase[0]
+                    kind = phase.kind
                     if kind == "ttfs_walk":
-                        spiking_only = phase[1]
+                        spiking_only = phase.first
                         skip = (ttfs_found | ~out_spiked) if spiking_only else ttfs_found
                         with m.State(here):
                             m.d.sync += [j.eq(0), best_have.eq(0)]
@@ -273,14 +273,15 @@ class Accelerator(wiring.Component):
                                 m.d.sync += ttfs_found.eq(1)
                             m.next = after
                         continue
-                    if kind in ("scan", "emit", "update", "clear", "readout", "count_max"):
+                    if kind in ("feed", "emit", "update", "clear", "readout", "count_max"):
                         with m.State(here):   # start the phase's engine, then wait in here + "W"
-                            if kind in ("scan", "emit"):
-                                m.d.comb += cores[phase[1]][0].scan.eq(1)
+                            if kind in ("feed", "emit"):
+                                m.d.comb += cores[phase.src][0].scan.eq(1)
                             elif kind == "update":
-                                m.d.comb += [cores[phase[1]][0].update.eq(1), count_update[phase[1]].eq(1)]
-                                if phase[2] is not None:      # stream the spikes as they come
-                                    m.d.comb += cores[phase[1]][0].scan.eq(1)
+                                m.d.comb += [cores[phase.dst][0].update.eq(1),
+                                             count_update[phase.dst].eq(1)]
+                                if phase.feeds is not None:   # stream the spikes as they come
+                                    m.d.comb += cores[phase.dst][0].scan.eq(1)
                             elif kind == "clear":
                                 m.d.comb += [c.clear.eq(1) for c, _ in cores]
                                 m.d.comb += reset_decisions.eq(1)
@@ -290,26 +291,27 @@ class Accelerator(wiring.Component):
                             m.next = here + "W"
                         here += "W"
                     with m.State(here):
-                        if kind == "scan":
-                            _, src, dst, offset = phase
+                        if kind == "feed":
                             # done when the list is streamed and the engine has absorbed it
-                            with m.If(~cores[src][0].scan_busy & feed(src, dst, offset)):
+                            with m.If(~cores[phase.src][0].scan_busy
+                                      & feed(phase.src, phase.dst, phase.offset)):
                                 m.next = after
                         elif kind == "emit":
-                            spike_list = cores[phase[1]][0].spikes
+                            spike_list = cores[phase.src][0].spikes
                             with m.If(spike_list.valid):
-                                emit(OutputKind.SPIKE, phase[1], spike_list.payload)
+                                emit(OutputKind.SPIKE, phase.src, spike_list.payload)
                             m.d.comb += spike_list.ready.eq(out.ready)
-                            with m.If(~cores[phase[1]][0].scan_busy):
+                            with m.If(~cores[phase.src][0].scan_busy):
                                 m.next = after
                         elif kind == "update":
-                            _, src, dst = phase
-                            finished = ~cores[src][0].upd_busy
-                            if dst is not None:
-                                finished = finished & ~cores[src][0].scan_busy & feed(src, dst, 0)
+                            updating, target = phase.dst, phase.feeds
+                            finished = ~cores[updating][0].upd_busy
+                            if target is not None:
+                                finished = finished & ~cores[updating][0].scan_busy & \
+                                    feed(updating, target, 0)
                             with m.If(finished):
                                 m.next = after
-                                if phase[1] == 0 and prefix == "S":
+                                if updating == 0 and prefix == "S":
                                     m.d.sync += opened.eq(1)
                         elif kind == "clear":
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
@@ -481,15 +483,3 @@ class _Request:
                      self.w_stb.eq(port.w_stb), self.r_stb.eq(port.r_stb)]
         self.r_valid = port.r_valid
 
-
-def _as_tuple(phase: "schedule.Phase", cores) -> tuple:
-    """A schedule phase in the form the FSM builder walks (kind first)."""
-    if phase.kind == "feed":
-        return ("scan", phase.src, phase.dst, phase.offset)
-    if phase.kind == "emit":
-        return ("emit", phase.src)
-    if phase.kind == "update":
-        return ("update", phase.dst, phase.feeds)
-    if phase.kind == "ttfs_walk":
-        return ("ttfs_walk", phase.first)
-    return (phase.kind,)
