@@ -89,12 +89,14 @@ PRODUCT_SPLIT = 16
 def product(stage, decay, value):
     """``decay * value`` (an unsigned decay factor, a signed state) two clocks later: the
     partial products of ``value``'s low ``PRODUCT_SPLIT`` bits and of its high bits in one
-    clock (multipliers only), their sum in the next (one adder)."""
+    clock (multipliers only), their sum in the next (one adder). The high product's low
+    ``PRODUCT_SPLIT`` bits are zero, so the low product's pass through and the adder is
+    only as wide as the high product."""
     if len(value) <= PRODUCT_SPLIT:
         return stage(stage(decay * value))
     low = stage(decay * value[:PRODUCT_SPLIT])
     high = stage(decay * value[PRODUCT_SPLIT:].as_signed())
-    return stage((high << PRODUCT_SPLIT) + low)
+    return stage(Cat(low[:PRODUCT_SPLIT], high + low[PRODUCT_SPLIT:]).as_signed())
 
 
 def stagers(m):
