@@ -9,7 +9,7 @@ JOBS   ?= 2
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,train,nir,boards]"
+	$(BIN)/python -m pip install -q -e ".[dev,train,nir,boards,bench]"
 	touch $@
 
 demo: $(BIN)/.installed

@@ -164,6 +164,41 @@ def test_tiny_training_improves_loss_deterministically(tmp_path):
     assert np.array_equal(readout.numpy()[:, -1].argmax(1), simulate(net, x).decisions)
 
 
+def test_validation_keeps_the_best_epoch_and_checkpoints_it(tmp_path):
+    """Every epoch is measured on the held-out samples in fixed point; the best one's
+    parameters are kept (also across a checkpoint) and ``use_best`` loads them."""
+    x, y = tiny_data()
+    recipe = tiny_recipe().replace(validation=0.25, keep="best")
+    trainer = Trainer(recipe, seed=7, progress=False, checkpoint=tmp_path / "t.ckpt")
+    history = trainer.fit(x[:48], y[:48], x[48:], y[48:])
+    scores = [h["valid_fixed_accuracy"] for h in history]
+    assert len(scores) == 10 and trainer.best["score"] == max(scores)
+    assert trainer.best["epoch"] == 1 + scores.index(max(scores))
+    resumed = Trainer(recipe, seed=7, progress=False)
+    resumed.load_checkpoint(tmp_path / "t.ckpt")
+    assert resumed.best["epoch"] == trainer.best["epoch"]
+    resumed.use_best()
+    from spikeforge.train.trainer import evaluate_float
+    assert evaluate_float(resumed.model, x[48:], y[48:], quant=recipe.formats) == max(scores)
+    with pytest.raises(ValueError, match="keep 'best' needs a validation"):
+        tiny_recipe().replace(keep="best")
+    with pytest.raises(ValueError, match="keep 'first'"):
+        tiny_recipe().replace(keep="first")
+    with pytest.raises(ValueError, match="rate_target"):
+        tiny_recipe().replace(rate_target=1.5)
+
+
+def test_rate_penalty_counts_only_the_rate_above_the_target():
+    trainer = Trainer(tiny_recipe().replace(rate_penalty=1.0), seed=7, progress=False)
+    counts = torch.tensor([[30.0, 4.0], [10.0, 0.0]])   # (samples, layers): spikes in 10 steps
+    # layer 0 (10 neurons) fires at 0.2 per neuron per step, the LI readout is not counted
+    assert float(trainer._rate(counts, 10)) == pytest.approx(0.2)
+    trainer.recipe = trainer.recipe.replace(rate_target=0.05)
+    assert float(trainer._rate(counts, 10)) == pytest.approx(0.15)
+    trainer.recipe = trainer.recipe.replace(rate_target=0.5)
+    assert float(trainer._rate(counts, 10)) == 0.0
+
+
 def test_chunked_bptt_carries_state():
     x, y = tiny_data()
     model = small_model()
@@ -199,6 +234,25 @@ def test_train_command_digits_writes_network_and_test_set(tmp_path, capsys):
     from spikeforge.golden import accuracy
     assert accuracy(net, simulate(net, x).decisions, y) == pytest.approx(report["fixed_accuracy"])
     assert report["fixed_accuracy"] > 0.3
+
+
+def test_train_command_validates_and_keeps_the_best_epoch(tmp_path, capsys):
+    from spikeforge.train.cli import main
+    out = tmp_path / "net.npz"
+    assert main(["digits", "-o", str(out), "--epochs", "2", "--qat-epochs", "1", "--keep", "best",
+                 "--rate-penalty", "0.5", "--rate-target", "0.05", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["validation_samples"] == 135 and report["keep"] == "best"
+    assert 1 <= report["kept_epoch"] <= 3 and 0 < report["valid_fixed_accuracy"] <= 1
+    assert report["rate_penalty"] == 0.5 and report["rate_target"] == 0.05
+    for args, message in ((["--keep", "best", "--validation", "0"], "--validation/--keep"),
+                          (["--validation", "1.5"], "--validation"),
+                          (["--rate-target", "2"], "--rate-target")):
+        assert main(["digits", "-o", str(tmp_path / "n.npz"), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("spikeforge: error: ") and message in err, err
+    assert main(["digits-ttfs", "-o", str(tmp_path / "n.npz"), "--keep", "best"]) == 2
+    assert "--keep: not used by digits-ttfs" in capsys.readouterr().err
 
 
 def test_train_command_errors(tmp_path, capsys, monkeypatch):

@@ -43,8 +43,18 @@ def test_digits_split_is_fixed_and_disjoint():
     assert sum(row.tobytes() in train_codes for row in xte.astype(np.int8)) < 5
     aug, yaug = load_digits_split("train", augment=True)
     assert aug.shape[0] == 5 * 1348 and np.array_equal(aug[:1348], xtr) and len(yaug) == len(aug)
-    with pytest.raises(DataError, match="split 'valid'"):
-        load_digits_split("valid")
+    with pytest.raises(DataError, match="split 'dev'"):
+        load_digits_split("dev")
+    # the validation images are held out before augmentation: no shifted copy is trained on
+    fit, _ = load_digits_split("fit", validation=0.1)
+    valid, yvalid = load_digits_split("valid", validation=0.1)
+    assert len(fit) + len(valid) == 1348 and len(valid) == 135 == len(yvalid)
+    fit_codes = {row.tobytes() for row in fit.astype(np.int8)}
+    assert not any(row.tobytes() in fit_codes for row in valid.astype(np.int8))
+    fit_aug, _ = load_digits_split("fit", validation=0.1, augment=True)
+    assert len(fit_aug) == 5 * len(fit) and np.array_equal(fit_aug[:len(fit)], fit)
+    whole, _ = load_digits_split("fit", validation=0.0)
+    assert np.array_equal(whole, xtr) and len(load_digits_split("valid")[0]) == 0
     with pytest.raises(DataError, match="task 'mnist'"):
         load_task("mnist", "train")
     assert issubclass(DataError, InputError)

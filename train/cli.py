@@ -60,6 +60,19 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     p.add_argument("--weight-bits", type=int, metavar="BITS",
                    help="signed weight width of the quantised network (default: the recipe's)")
+    p.add_argument("--validation", type=float, metavar="FRACTION",
+                   help="ecg, digits: fraction of the training samples held out to validate "
+                        "every epoch in fixed point (default: the recipe's; "
+                        f"{DEFAULT_VALIDATION} with --keep best)")
+    p.add_argument("--keep", choices=("last", "best"),
+                   help="ecg, digits: the epoch whose network is written: the last, or the best "
+                        "on validation (default: the recipe's)")
+    p.add_argument("--rate-penalty", type=float, metavar="WEIGHT",
+                   help="ecg, digits: loss += WEIGHT x mean over the spiking layers of each "
+                        "layer's firing rate above --rate-target (default: the recipe's)")
+    p.add_argument("--rate-target", type=float, metavar="RATE",
+                   help="ecg, digits: spikes per neuron per step a layer may fire without "
+                        "penalty (default: the recipe's)")
     p.add_argument("--steps", type=int, metavar="TICKS",
                    help="theta tasks: ticks per trial of the discrete network (default: the "
                         "recipe's); the trial stays T = 2")
@@ -78,6 +91,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+#: ``--keep best`` without ``--validation`` on a recipe without one holds out this fraction.
+DEFAULT_VALIDATION = 0.1
+
+
 def _command_error():
     from spikeforge.cli import CommandError
     return CommandError
@@ -89,16 +106,19 @@ def _positive(name, value):
                                f"{'>= 0' if name.endswith('epochs') else '>= 1'}")
 
 
-def task_data(task: str, folder=None):
-    """(x_train, y_train, x_test, y_test); the digits training set is augmented."""
-    from .data import load_digits_split, load_ecg
+def task_data(task: str, folder=None, validation: float = 0.0):
+    """(x_fit, y_fit, x_valid, y_valid, x_test, y_test): the training samples less the
+    ``validation`` fraction held out (``train.data.split_validation``; the digits before
+    their training copies are augmented), that fraction, and the test set."""
+    from .data import load_digits_split, load_ecg, split_validation
     if task == "digits":
-        xtr, ytr = load_digits_split("train", augment=True)
+        xfit, yfit = load_digits_split("fit", augment=True, validation=validation)
+        xval, yval = load_digits_split("valid", validation=validation)
         xte, yte = load_digits_split("test")
     else:
-        xtr, ytr = load_ecg("train", folder)
+        xfit, yfit, xval, yval = split_validation(*load_ecg("train", folder), validation)
         xte, yte = load_ecg("test", folder)
-    return xtr, ytr, xte, yte
+    return xfit, yfit, xval, yval, xte, yte
 
 
 def _check_outputs(*outputs) -> None:
@@ -116,7 +136,8 @@ def _check_outputs(*outputs) -> None:
 
 def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_out=None,
                checkpoint=None, resume=False, data=None, threads=1, lr=None, batch=None,
-               weight_bits=None, progress=True, log=None) -> dict:
+               weight_bits=None, validation=None, keep=None, rate_penalty=None,
+               rate_target=None, progress=True, log=None) -> dict:
     """Train ``task`` and write ``output`` (network) and ``test_out`` (test inputs); returns the report."""
     try:
         import torch
@@ -141,7 +162,11 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     torch.set_num_threads(threads)
     recipe = RECIPES[task]
     changes = {k: v for k, v in (("epochs", epochs), ("qat_epochs", qat_epochs), ("lr", lr),
-                                 ("batch", batch)) if v is not None}
+                                 ("batch", batch), ("validation", validation), ("keep", keep),
+                                 ("rate_penalty", rate_penalty), ("rate_target", rate_target))
+               if v is not None}
+    if keep == "best" and validation is None and not recipe.validation:
+        changes["validation"] = DEFAULT_VALIDATION
     if weight_bits is not None:
         import dataclasses
         from spikeforge.golden import NetworkFileError
@@ -149,8 +174,14 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
             changes["formats"] = dataclasses.replace(recipe.formats, weight_bits=weight_bits)
         except NetworkFileError as exc:
             raise _command_error()(f"--weight-bits: {exc}") from None
-    recipe = recipe.replace(**changes)
-    xtr, ytr, xte, yte = task_data(task, data)
+    try:
+        recipe = recipe.replace(**changes)
+    except ValueError as exc:    # the recipe's own check names the field and what is allowed
+        flags = {"validation": "--validation", "keep": "--keep", "rate_penalty": "--rate-penalty",
+                 "rate_target": "--rate-target"}
+        named = [flag for field, flag in flags.items() if field in str(exc)]
+        raise _command_error()(f"{'/'.join(named) or 'train'}: {exc}") from None
+    xtr, ytr, xval, yval, xte, yte = task_data(task, data, recipe.validation)
     if xtr.shape[2] != recipe.n_inputs:
         raise _command_error()(f"{task}: data have {xtr.shape[2]} channels, the recipe expects "
                                f"{recipe.n_inputs}")
@@ -165,7 +196,8 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     def on_epoch(rec):
         say(f"epoch {rec['epoch']:4d} {rec['phase']:5s} loss {rec['loss']:.4f} train "
             f"{100 * rec['train_accuracy']:.2f} % lr {rec['lr']:.2e} {rec['seconds']:.1f} s"
-            + "".join(f" {k} {100 * v:.2f} %" for k, v in rec.items() if k.startswith("test_")))
+            + "".join(f" {k} {100 * v:.2f} %" for k, v in rec.items()
+                      if k.startswith(("test_", "valid_"))))
 
     trainer = Trainer(recipe, seed=seed, progress=progress, checkpoint=checkpoint, log=on_epoch)
     if resume:
@@ -176,8 +208,12 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         if trainer.epoch >= recipe.epochs:  # float phase done before: measure it now
             measured["float_accuracy"] = evaluate_float(trainer.model, xte, yte)
     start = time.perf_counter()
-    trainer.fit(xtr, ytr, eval_fn=on_phase_end, eval_every=0)
+    validating = len(xval) > 0
+    trainer.fit(xtr, ytr, *((xval, yval) if validating else ()), eval_fn=on_phase_end,
+                eval_every=0)
     seconds = time.perf_counter() - start
+    if recipe.keep == "best":
+        trainer.use_best()
 
     from .trainer import quantize_model
     network = quantize_model(trainer.model, recipe.formats)
@@ -201,6 +237,11 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         "dense_macs_per_sample": fixed["dense_macs_per_sample"],
         "test_samples": int(len(xte)),
         "final_loss": history[-1]["loss"] if history else None,
+        "rate_penalty": recipe.rate_penalty, "rate_target": recipe.rate_target,
+        "validation_samples": int(len(xval)), "keep": recipe.keep,
+        "kept_epoch": (trainer.best["epoch"] if recipe.keep == "best" else trainer.epoch),
+        "valid_fixed_accuracy": (trainer.best["score"] if recipe.keep == "best" else
+                                 history[-1].get("valid_fixed_accuracy") if history else None),
     }
     return report
 
@@ -410,7 +451,7 @@ def cmd_train(args) -> int:
 
     from .data import THETA_TASKS
     if args.task in THETA_TASKS:
-        for name in ("data",):
+        for name in ("data", "validation", "keep", "rate_penalty", "rate_target"):
             if getattr(args, name) is not None:
                 raise _command_error()(f"--{name.replace('_', '-')}: not used by {args.task}")
         report = train_theta_task(
@@ -433,7 +474,10 @@ def cmd_train(args) -> int:
     report = train_task(args.task, args.output, epochs=args.epochs, qat_epochs=args.qat_epochs,
                         seed=args.seed, test_out=args.test_out, checkpoint=args.checkpoint,
                         resume=args.resume, data=args.data, threads=args.threads, lr=args.lr,
-                        batch=args.batch, weight_bits=args.weight_bits, progress=progress, log=log)
+                        batch=args.batch, weight_bits=args.weight_bits,
+                        validation=args.validation, keep=args.keep,
+                        rate_penalty=args.rate_penalty, rate_target=args.rate_target,
+                        progress=progress, log=log)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -445,6 +489,9 @@ def cmd_train(args) -> int:
         f"{report['seed']}, {report['train_seconds']:.0f} s",
         f"accuracy   float {pct(report['float_accuracy'])}, fixed-point (golden) "
         f"{pct(report['fixed_accuracy'])} ({scope}, {report['test_samples']} test samples)",
+        *([f"validated  {report['validation_samples']} training samples held out; kept epoch "
+           f"{report['kept_epoch']} ({report['keep']}), fixed point {pct(report['valid_fixed_accuracy'])}"]
+          if report["validation_samples"] else []),
         f"spikes     firing rate {', '.join(f'{r:.4f}' for r in report['firing_rate'])} "
         f"spikes/neuron/step",
         f"operations {report['synaptic_ops_per_sample']:,.0f} synaptic per sample "

@@ -94,13 +94,17 @@ DIGITS_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 def load_digits_split(split: str, *, levels=DIGITS_LEVELS, tail: int = DIGITS_TAIL,
                       rows_per_step: int = DIGITS_ROWS_PER_STEP, seed: int = DIGITS_SEED,
-                      test_fraction: float = DIGITS_TEST_FRACTION, augment: bool = False):
-    """scikit-learn digits, encoded; ``split`` is 'train' or 'test' (fixed seeded split).
+                      test_fraction: float = DIGITS_TEST_FRACTION, augment: bool = False,
+                      validation: float = 0.0):
+    """scikit-learn digits, encoded; ``split`` is 'train' or 'test' (fixed seeded split), or
+    'fit' / 'valid': the training images without / with only the ``validation`` fraction
+    held out by ``split_validation`` (before any augmentation, so no shifted copy of a
+    validation image is trained on).
 
     ``augment`` adds one-pixel shifted copies (``DIGITS_SHIFTS``) of every image.
     """
-    if split not in ("train", "test"):
-        raise DataError(f"digits split {split!r}: expected 'train' or 'test'")
+    if split not in ("train", "test", "fit", "valid"):
+        raise DataError(f"digits split {split!r}: expected 'train', 'test', 'fit' or 'valid'")
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -111,6 +115,9 @@ def load_digits_split(split: str, *, levels=DIGITS_LEVELS, tail: int = DIGITS_TA
     n_test = int(round(test_fraction * len(labels)))
     idx = order[:n_test] if split == "test" else order[n_test:]
     images, labels = images[idx], labels[idx]
+    if split in ("fit", "valid"):
+        fit_x, fit_y, valid_x, valid_y = split_validation(images, labels, validation)
+        images, labels = (fit_x, fit_y) if split == "fit" else (valid_x, valid_y)
     if augment:
         images = shifted(images, DIGITS_SHIFTS)
         labels = np.tile(labels, len(DIGITS_SHIFTS))

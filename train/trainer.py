@@ -45,8 +45,24 @@ class Recipe:
     epochs: int = 100
     qat_epochs: int = 10
     qat_lr: float = 1e-3
-    rate_penalty: float = 0.0     # loss += rate_penalty * mean firing rate of the spiking layers
+    rate_penalty: float = 0.0     # loss += rate_penalty * mean over the spiking layers of
+    rate_target: float = 0.0      # ... each layer's firing rate above rate_target
+    validation: float = 0.0       # fraction of the training samples held out for validation
+    keep: str = "last"            # the epoch kept: 'last', or 'best' fixed-point validation accuracy
     formats: Formats = field(default_factory=Formats)
+
+    def __post_init__(self):
+        if self.keep not in ("last", "best"):
+            raise ValueError(f"Recipe {self.name}: keep {self.keep!r} (allowed: 'last', 'best')")
+        if self.keep == "best" and not self.validation:
+            raise ValueError(f"Recipe {self.name}: keep 'best' needs a validation fraction > 0")
+        if not 0 <= self.validation < 1:
+            raise ValueError(f"Recipe {self.name}: validation {self.validation!r} (allowed: "
+                             f"0 <= fraction < 1)")
+        if self.rate_penalty < 0 or not 0 <= self.rate_target <= 1:
+            raise ValueError(f"Recipe {self.name}: rate_penalty {self.rate_penalty!r} must be "
+                             f">= 0 and rate_target {self.rate_target!r} in [0, 1] spikes per "
+                             f"neuron per step")
 
     def replace(self, **changes) -> "Recipe":
         return dataclasses.replace(self, **changes)
@@ -106,6 +122,7 @@ class Trainer:
                           skip_steps=recipe.skip_steps, name=recipe.name)
         self.history: list[dict] = []
         self.epoch = 0  # epochs done, float and QAT together
+        self.best = None  # the best validation epoch: {"epoch", "score", "state"}
 
     # -- one epoch --
 
@@ -156,13 +173,22 @@ class Trainer:
                 "loss": total_loss / max(n_loss, 1), "train_accuracy": correct / max(scored, 1)}
 
     def _rate(self, counts, steps):
-        """Mean firing rate (spikes/neuron/step) of the spiking layers in this chunk."""
+        """The firing-rate penalty's argument: the mean over the spiking layers of each one's
+        rate (spikes/neuron/step) in this chunk above ``rate_target`` (no target: the rate)."""
+        target = self.recipe.rate_target
         sizes = [(i, l.size) for i, l in enumerate(self.model.layers) if l.kind.spiking]
-        return sum(counts[:, i].mean() / (steps * n) for i, n in sizes) / max(len(sizes), 1)
+        rates = [counts[:, i].mean() / (steps * n) for i, n in sizes]
+        if target:
+            rates = [torch.clamp(r - target, min=0.0) for r in rates]
+        return sum(rates) / max(len(sizes), 1)
 
-    def fit(self, x, y, *, epochs: int | None = None, qat_epochs: int | None = None,
-            eval_fn=None, eval_every: int = 0) -> list[dict]:
-        """Float epochs (cosine-decayed Adam), then QAT epochs; returns per-epoch records."""
+    def fit(self, x, y, x_valid=None, y_valid=None, *, epochs: int | None = None,
+            qat_epochs: int | None = None, eval_fn=None, eval_every: int = 0) -> list[dict]:
+        """Float epochs (cosine-decayed Adam), then QAT epochs; returns per-epoch records.
+
+        With a validation set, every epoch's network is measured on it in fixed point
+        (the QAT twin, equal to the golden model; ``valid_fixed_accuracy``) and the best
+        epoch's parameters are kept in ``self.best`` (``use_best`` loads them)."""
         r = self.recipe
         epochs = r.epochs if epochs is None else epochs
         qat_epochs = r.qat_epochs if qat_epochs is None else qat_epochs
@@ -185,6 +211,8 @@ class Trainer:
                 rec = self.run_epoch(x, y, optimizer, quant=phase == "qat",
                                      desc=f"{r.name} {phase} {e + 1}/{n}")
                 rec.update(lr=lr, seconds=time.perf_counter() - start)
+                if x_valid is not None:
+                    self._validate(rec, x_valid, y_valid)
                 if eval_fn is not None and eval_every and (e + 1) % eval_every == 0 or \
                         eval_fn is not None and e == n - 1:
                     rec.update(eval_fn(self.model, phase == "qat"))
@@ -194,14 +222,28 @@ class Trainer:
                     self.save_checkpoint(self.checkpoint, optimizer, phase)
         return self.history
 
+    def _validate(self, rec, x_valid, y_valid):
+        score = evaluate_float(self.model, x_valid, y_valid, quant=self.recipe.formats)
+        rec["valid_fixed_accuracy"] = score
+        if self.best is None or score > self.best["score"]:
+            self.best = {"epoch": int(self.epoch), "score": float(score),
+                         "state": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
+
+    def use_best(self):
+        """Load the parameters of the epoch with the best validation score (if validated)."""
+        if self.best is not None:
+            self.model.load_state_dict(self.best["state"])
+
     # -- checkpoints --
 
     def save_checkpoint(self, path, optimizer=None, phase="float"):
         """Write the checkpoint atomically: tensors and plain data only, so that
         ``load_checkpoint`` can read it with ``torch.load(weights_only=True)``."""
+        best = None if self.best is None else dict(self.best)
         ckpt = {"model": self.model.state_dict(), "epoch": int(self.epoch), "seed": int(self.seed),
                 "recipe": self.recipe.name, "history": json.dumps(self.history, default=float),
-                "phase": phase, "optimizer": None if optimizer is None else optimizer.state_dict()}
+                "phase": phase, "optimizer": None if optimizer is None else optimizer.state_dict(),
+                "best": best}
         write_checkpoint(ckpt, path)
 
     def load_checkpoint(self, path):
@@ -221,7 +263,11 @@ class Trainer:
         optimizer = ckpt.get("optimizer")
         if optimizer is not None and not isinstance(optimizer, dict):
             raise ValueError(f"{path}: optimizer: not an optimizer state dict")
-        self.epoch, self.history = epoch, history
+        best = ckpt.get("best")
+        if best is not None and (not isinstance(best, dict) or set(best) != {"epoch", "score", "state"}
+                                 or not isinstance(best["state"], dict)):
+            raise ValueError(f"{path}: best: not a best-epoch record")
+        self.epoch, self.history, self.best = epoch, history, best
         self._optimizer_state, self._optimizer_phase = optimizer, phase
 
 

@@ -1,0 +1,177 @@
+"""Accuracy against synaptic operations: the firing-rate penalty swept, several seeds each.
+
+    python benchmarks/bench_pareto.py --task digits --penalties 0 2 8 --seeds 0 1 2 \\
+        --out pareto.jsonl --plot pareto.png
+    python benchmarks/bench_pareto.py --table pareto.jsonl --plot pareto.png   # again
+
+Every point is a whole ``spikeforge train`` run of the task's recipe with a
+validation split carved from the training samples (``--validation``, default
+0.1) and the best validation epoch kept (``--keep best``), then measured on the
+test set through the golden model: fixed-point accuracy, synaptic operations
+per sample, the dense RNN's multiply-accumulates, firing rate per spiking layer,
+training time. The test set never chooses anything. Each finished run is
+appended to ``--out`` as one JSON line (a long sweep can be stopped and
+continued: points already in the file are not run again); the table gives
+mean ± s.d. over the seeds of each (penalty, target, weight bits) recipe and
+marks the recipes on the Pareto front (no other recipe has both higher mean
+accuracy and fewer mean synaptic operations). ``--plot`` draws every run and
+the recipes' means (matplotlib). Training needs torch (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+
+def point_key(row) -> tuple:
+    return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"], row["seed"])
+
+
+def run_point(task, penalty, target, bits, seed, *, validation, epochs, qat_epochs, data) -> dict:
+    from spikeforge.train.cli import train_task
+    with tempfile.TemporaryDirectory() as tmp:
+        report = train_task(task, os.path.join(tmp, "net.npz"), seed=seed, epochs=epochs,
+                            qat_epochs=qat_epochs, data=data, weight_bits=bits,
+                            validation=validation, keep="best", rate_penalty=penalty,
+                            rate_target=target, progress=False)
+    return {"task": task, "rate_penalty": penalty, "rate_target": target,
+            "weight_bits": bits, "seed": seed, "epochs": report["epochs"],
+            "qat_epochs": report["qat_epochs"], "kept_epoch": report["kept_epoch"],
+            "validation_samples": report["validation_samples"],
+            "valid_fixed_accuracy": report["valid_fixed_accuracy"],
+            "fixed_accuracy": report["fixed_accuracy"], "firing_rate": report["firing_rate"],
+            "synaptic_ops_per_sample": report["synaptic_ops_per_sample"],
+            "dense_macs_per_sample": report["dense_macs_per_sample"],
+            "train_seconds": report["train_seconds"]}
+
+
+def recipes(rows) -> list[dict]:
+    """Mean ± s.d. over the seeds of each recipe, and whether it is on the Pareto front."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"]),
+                          []).append(r)
+    out = []
+    for (task, penalty, target, bits), runs in sorted(groups.items()):
+        acc = [r["fixed_accuracy"] for r in runs]
+        ops = [r["synaptic_ops_per_sample"] for r in runs]
+        sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
+        out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
+                    "weight_bits": bits, "seeds": sorted(r["seed"] for r in runs),
+                    "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
+                    "synops_mean": statistics.fmean(ops), "synops_sd": sd(ops),
+                    "dense_macs": runs[0]["dense_macs_per_sample"],
+                    "firing_rate_mean": [statistics.fmean(r["firing_rate"][i] for r in runs)
+                                         for i in range(len(runs[0]["firing_rate"]))],
+                    "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in runs)})
+    def dominates(o, r):
+        return (o["task"] == r["task"] and o["accuracy_mean"] >= r["accuracy_mean"]
+                and o["synops_mean"] <= r["synops_mean"]
+                and (o["accuracy_mean"] > r["accuracy_mean"] or o["synops_mean"] < r["synops_mean"]))
+    for r in out:
+        r["pareto"] = not any(dominates(o, r) for o in out)
+    return out
+
+
+def print_table(rows) -> None:
+    print("| task | penalty | target | weight bits | seeds | fixed-point accuracy | synaptic ops "
+          "per sample | dense MACs / synaptic ops | firing rate | train s | Pareto |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in recipes(rows):
+        print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
+              f"{r['weight_bits']} | {len(r['seeds'])} | {100 * r['accuracy_mean']:.2f} ± "
+              f"{100 * r['accuracy_sd']:.2f} % | {r['synops_mean']:,.0f} ± {r['synops_sd']:,.0f} | "
+              f"{r['dense_macs'] / max(r['synops_mean'], 1):.1f}× | "
+              f"{', '.join(f'{v:.3f}' for v in r['firing_rate_mean'])} | "
+              f"{r['train_seconds_mean']:.0f} | {'yes' if r['pareto'] else ''} |")
+
+
+def plot(rows, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        ax.plot(r["synaptic_ops_per_sample"], 100 * r["fixed_accuracy"], ".", color="0.6")
+    means = recipes(rows)
+    for r in means:
+        ax.errorbar(r["synops_mean"], 100 * r["accuracy_mean"], xerr=r["synops_sd"],
+                    yerr=100 * r["accuracy_sd"], fmt="o" if r["pareto"] else "s",
+                    color="C0" if r["pareto"] else "C1", capsize=3)
+        ax.annotate(f"{r['rate_penalty']:g}/{r['weight_bits']}b",
+                    (r["synops_mean"], 100 * r["accuracy_mean"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("synaptic operations per sample (golden model, test set)")
+    ax.set_ylabel("fixed-point test accuracy (%)")
+    ax.set_title("accuracy vs operations (penalty/weight bits; mean ± s.d. over seeds)",
+                 fontsize=9)
+    fig.tight_layout()
+    tmp = f"{path}.tmp.png"
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
+def load_rows(path) -> list[dict]:
+    rows = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.splitlines()[1:5]))
+    p.add_argument("--task", choices=("digits", "ecg"), default="digits")
+    p.add_argument("--penalties", type=float, nargs="+", default=[0.0, 2.0, 8.0])
+    p.add_argument("--target", type=float, default=0.0, help="rate target (default 0)")
+    p.add_argument("--weight-bits", type=int, nargs="+", default=[8])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--validation", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, help="float epochs (default: the recipe's)")
+    p.add_argument("--qat-epochs", type=int, help="QAT epochs (default: the recipe's)")
+    p.add_argument("--data", metavar="DIR", help="QTDB folder for ecg")
+    p.add_argument("--out", metavar="JSONL", default="pareto.jsonl")
+    p.add_argument("--table", metavar="JSONL", help="only print (and --plot) a saved sweep")
+    p.add_argument("--plot", metavar="PNG")
+    p.add_argument("--json", action="store_true", help="print the recipes' rows as JSON")
+    args = p.parse_args(argv)
+    rows = load_rows(args.table or args.out)
+    if not args.table:
+        done = {point_key(r) for r in rows}
+        for bits in args.weight_bits:
+            for penalty in args.penalties:
+                for seed in args.seeds:
+                    key = (args.task, penalty, args.target, bits, seed)
+                    if key in done:
+                        continue
+                    print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
+                          f"{bits}-bit weights, seed {seed} ...", file=sys.stderr, flush=True)
+                    row = run_point(args.task, penalty, args.target, bits, seed,
+                                    validation=args.validation, epochs=args.epochs,
+                                    qat_epochs=args.qat_epochs, data=args.data)
+                    print(f"  fixed point {100 * row['fixed_accuracy']:.2f} %, "
+                          f"{row['synaptic_ops_per_sample']:,.0f} synaptic ops per sample, "
+                          f"{row['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    rows.append(row)
+    if args.json:
+        print(json.dumps(recipes(rows), indent=1))
+    else:
+        print_table(rows)
+    if args.plot and rows:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The Pareto sweep's bookkeeping (benchmarks/bench_pareto.py): mean ± s.d. per recipe, the
+front, a resumable JSON-lines file and the plot; the training runs themselves are the
+benchmark's (tests/test_train.py covers ``train_task`` with validation)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pareto.py"
+    spec = importlib.util.spec_from_file_location("bench_pareto", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(penalty, seed, acc, ops):
+    return {"task": "digits", "rate_penalty": penalty, "rate_target": 0.0, "weight_bits": 8,
+            "seed": seed, "fixed_accuracy": acc, "synaptic_ops_per_sample": ops,
+            "dense_macs_per_sample": 200_000.0, "firing_rate": [acc / 10],
+            "train_seconds": 100.0}
+
+
+ROWS = [_row(0.0, 0, 0.96, 20_000), _row(0.0, 1, 0.94, 22_000),     # accurate, busy
+        _row(2.0, 0, 0.95, 10_000), _row(2.0, 1, 0.95, 12_000),     # the knee
+        _row(8.0, 0, 0.90, 11_000), _row(8.0, 1, 0.92, 13_000)]     # dominated by 2.0
+
+
+def test_recipes_mean_sd_and_front():
+    bench = _bench()
+    rows = {r["rate_penalty"]: r for r in bench.recipes(ROWS)}
+    assert rows[0.0]["accuracy_mean"] == pytest.approx(0.95)
+    assert rows[0.0]["accuracy_sd"] == pytest.approx(0.0141421, rel=1e-4)
+    assert rows[2.0]["synops_mean"] == 11_000 and rows[2.0]["seeds"] == [0, 1]
+    assert [rows[p]["pareto"] for p in (0.0, 2.0, 8.0)] == [False, True, False]
+
+
+def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
+    bench = _bench()
+    out = tmp_path / "sweep.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    ran = []
+    def fake(task, penalty, target, bits, seed, **kwargs):
+        ran.append((task, penalty, target, bits, seed))
+        return _row(penalty, seed, 0.95, 11_000)
+    monkeypatch.setattr(bench, "run_point", fake)
+    plot = tmp_path / "front.png"
+    assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--out", str(out),
+                       "--plot", str(plot)]) == 0
+    # only the missing points run: seed 2 of penalties 0 and 2
+    assert [(a[1], a[4]) for a in ran] == [(0.0, 2), (2.0, 2)]
+    assert len(out.read_text().splitlines()) == len(ROWS) + 2
+    table = capsys.readouterr().out
+    assert "| digits | 2 | 0 | 8 | 3 | 95.00 ± 0.00 % |" in table
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
