@@ -20,9 +20,7 @@ def _cli():
 
 
 def _progress(args):
-    if getattr(args, "quiet", False):
-        return None
-    return lambda message: print(f"spikeforge: {message}", file=sys.stderr, flush=True)
+    return _cli()._progress(args)
 
 
 def _emit(args, report: dict, lines: list[str]) -> None:
@@ -111,9 +109,7 @@ def cmd_run(args) -> int:
     net = cli.load_network(args.network)
     x, y = load_inputs(args.input)
     x = check_inputs(net, x)
-    if args.samples:
-        x = x[:args.samples]
-        y = y[:args.samples] if y is not None else None
+    x, y = cli.first_samples(x, y, args.samples)
     say = _progress(args) or (lambda m: None)
     try:
         if args.sim:
@@ -231,16 +227,14 @@ def add_board_parsers(subparsers) -> None:
     from .build import DEFAULT_BAUD, DEFAULT_TIMEOUT
     from .targets import BOARDS
 
-    def add(name, func, help):
-        p = subparsers.add_parser(name, help=help, description=help)
-        p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-        p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-        p.set_defaults(func=func)
-        return p
+    def add(name, func, help, examples):
+        return _cli().add_command(subparsers, name, func, help, examples)
 
     boards = ", ".join(BOARDS)
     p = add("build", cmd_build, "build a bitstream for an FPGA board and report resource use "
-            "and timing (Yosys + nextpnr)")
+            "and timing (Yosys + nextpnr)",
+            ["spikeforge build builtin:ecg --board icebreaker",
+             "spikeforge build net.npz --board ulx3s-85f --lanes 8 -o build-ulx3s --json"])
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("--board", required=True, metavar="NAME", help=boards)
     p.add_argument("--lanes", type=int, default=1, metavar="P", help="synaptic lanes (default 1)")
@@ -253,13 +247,17 @@ def add_board_parsers(subparsers) -> None:
     weights_option(p, "auto")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"stop the toolchain after this long (default {DEFAULT_TIMEOUT:.0f})")
-    p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader")
+    p = add("flash", cmd_flash, "load a bitstream onto a board with openFPGALoader",
+            ["spikeforge flash build-icebreaker-p1/spikeforge.bin --board icebreaker",
+             "spikeforge flash build-ulx3s/spikeforge.bit --board ulx3s-85f --persist"])
     p.add_argument("bitstream", metavar="BITSTREAM")
     p.add_argument("--board", required=True, metavar="NAME", help=boards)
     p.add_argument("--persist", action="store_true", help="write the configuration flash")
     p.add_argument("--cable", help="openFPGALoader cable name")
     p = add("run", cmd_run, "run inputs through a board (or the simulated board) over the UART "
-            "link and check every output against the golden model")
+            "link and check every output against the golden model",
+            ["spikeforge run builtin:ecg --port /dev/ttyUSB1 --input ecg.test.npz",
+             "spikeforge run builtin:digits --sim --input digits.test.npz --samples 20"])
     p.add_argument("network", metavar="NETWORK")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", help="the board's serial port, e.g. /dev/ttyUSB1")
@@ -274,9 +272,13 @@ def add_board_parsers(subparsers) -> None:
                    help="keep the weights in the bitstream (do not write the network's)")
     weights_option(p, "auto", "the simulated board's weight memory ('auto' is block RAM)")
     p = add("fit", cmd_fit, "estimate block RAM use on each board and the largest ECG-shaped "
-            "network that fits")
-    p.add_argument("network", metavar="NETWORK", nargs="?")
+            "network that fits",
+            ["spikeforge fit", "spikeforge fit builtin:ecg --board icebreaker --lanes 2 --json"])
+    p.add_argument("network", metavar="NETWORK", nargs="?",
+                   help="a network to check (default: only the largest-network search)")
     p.add_argument("--board", metavar="NAME", help=f"one of {boards} (default: all)")
-    p.add_argument("--lanes", type=int, default=1, metavar="P")
-    p.add_argument("--weight-bits", type=int, default=8)
+    p.add_argument("--lanes", type=int, default=1, metavar="P",
+                   help="synaptic lanes (default 1)")
+    p.add_argument("--weight-bits", type=int, default=8, metavar="BITS",
+                   help="weight width of the largest-network search (default 8)")
     weights_option(p, "auto")

@@ -2,8 +2,9 @@
 
 ``engine``: ``cocotb`` (the testbench, Verilator or Icarus, with waveforms on
 request) or ``native`` (the C++ Verilator harness, for whole data sets);
-``auto`` picks native for Verilator runs longer than ``NATIVE_ABOVE_STEPS``
-sample-steps unless waveforms are asked for.
+``auto`` picks native for Verilator unless waveforms are asked for (it builds
+and runs in seconds where the cocotb testbench takes half a minute), cocotb for
+Icarus.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from ..hdl.config import HardwareConfig
 from ..hdl.protocol import ProtocolError, decode_outputs
 from .scoreboard import GoldenReference, Scoreboard, sample_deltas
 
-__all__ = ["RtlOutcome", "run_rtl", "rtl_result", "NATIVE_ABOVE_STEPS"]
-
-#: Above this many samples x steps, Verilator runs use the native harness.
-NATIVE_ABOVE_STEPS = 2000
+__all__ = ["RtlOutcome", "run_rtl", "rtl_result"]
 
 
 @dataclass
@@ -53,8 +51,7 @@ def run_rtl(network: Network, x, *, simulator: str = "verilator",
                          "unit_inputs (it only negates); build it without unit_inputs")
     samples, steps, _ = x.shape
     if engine == "auto":
-        engine = "native" if (simulator == "verilator" and not waves
-                              and samples * steps > NATIVE_ABOVE_STEPS) else "cocotb"
+        engine = "native" if simulator == "verilator" and not waves else "cocotb"
     if engine == "native" and simulator != "verilator":
         raise ValueError(f"the native harness runs only in Verilator, not {simulator!r}")
     if engine == "native" and waves:

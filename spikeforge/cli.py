@@ -34,6 +34,29 @@ EXIT_CODES = {0: "ok", EXIT_MISMATCH: "the RTL differs from the golden model",
 EXIT_EPILOG = "exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as every other error: one line, ``spikeforge: error: COMMAND: ...``."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"spikeforge: error: {where}{message} (see {self.prog} --help)\n")
+
+
+def add_command(subparsers, name: str, func, help: str, examples: list[str], *,
+                description: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command with what every command has: ``--json``, ``--quiet`` and examples in
+    its ``--help``."""
+    p = subparsers.add_parser(
+        name, help=help, description=description or help,
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
+    p.set_defaults(func=func)
+    return p
+
+
 class CommandError(Exception):
     """An error the user can act on; printed as one line, exit code ``code`` (2: bad input,
     3: a tool failed)."""
@@ -100,6 +123,15 @@ def load_inputs_for(net, path):
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     return x, y
+
+
+def first_samples(x, y, n):
+    """The first ``n`` samples of ``x`` and ``y`` (``--samples``; None: all)."""
+    if n is None:
+        return x, y
+    if n < 1:
+        raise CommandError(f"--samples {n}: must be at least 1")
+    return x[:n], (None if y is None else y[:n])
 
 
 def _fmt_int(n) -> str:
@@ -261,7 +293,7 @@ def simulation_lines(net, report: dict, input_name: str) -> list[str]:
 def cmd_simulate(args) -> int:
     from .golden.inputs import save_outputs
     net = load_network(args.network)
-    x, y = load_inputs_for(net, args.input)
+    x, y = first_samples(*load_inputs_for(net, args.input), args.samples)
     hardware_config(args.lanes)
     if args.output:
         check_output(args.output, "output file")
@@ -415,11 +447,8 @@ def cmd_demo(args) -> int:
     net = load_network(f"builtin:{args.network}")
     if args.network != "digits":
         raise CommandError("the demo runs builtin:digits (its data ships with scikit-learn)")
-    if args.samples is not None and args.samples < 1:
-        raise CommandError(f"--samples {args.samples}: must be at least 1")
     x, y = load_digits_split("test")
-    if args.samples:
-        x, y = x[:args.samples], y[:args.samples]
+    x, y = first_samples(x, y, args.samples)
     out = Path(args.output)
     if progress:
         progress(f"writing the accelerator for builtin:{args.network} to {out}/ ...")
@@ -463,35 +492,35 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spikeforge",
         description="Generate event-driven FPGA accelerators for spiking neural networks, "
                     "simulate them against a bit-exact golden model, build them for open boards.",
         epilog="NETWORK is a network file (.npz) or builtin:NAME. " + EXIT_EPILOG + ".")
     parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    lanes_help = "synaptic lanes (weights per clock): 1, 2, 4, 8, 16 (default 1)"
 
-    def add(name, func, help):
-        p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-        p.set_defaults(func=func)
-        return p
-
-    p = add("demo", cmd_demo, "the main job on the built-in digits network: generate the "
-            "accelerator, run the test set in Verilator, check it against the golden model")
+    p = add_command(sub, "demo", cmd_demo, "the main job on the built-in digits network: "
+                    "generate the accelerator, run the test set in Verilator, check it against "
+                    "the golden model",
+                    ["spikeforge demo", "spikeforge demo --lanes 4 --samples 100 --json"])
     p.add_argument("--network", default="digits", choices=["digits"], help="built-in network")
-    p.add_argument("--lanes", type=int, default=2, metavar="P", help="synaptic lanes (default 2)")
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help=lanes_help)
     p.add_argument("-o", "--output", default="spikeforge-demo", metavar="DIR",
                    help="where the Verilog goes (default ./spikeforge-demo)")
     p.add_argument("--samples", type=int, metavar="N", help="only the first N test samples")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     from .boards.cli import add_board_parsers
     from .train.cli import add_train_parser
     add_train_parser(sub)
     add_board_parsers(sub)
-    p = add("info", cmd_info, "describe a network: layers, formats, accumulator widths")
+    p = add_command(sub, "info", cmd_info, "describe a network: layers, formats, accumulator "
+                    "widths", ["spikeforge info builtin:ecg", "spikeforge info net.npz --json"])
     p.add_argument("network", metavar="NETWORK")
-    p = add("import", cmd_import, "import a trained network from another tool and quantise it")
+    p = add_command(sub, "import", cmd_import, "import a trained network from another tool and "
+                    "quantise it",
+                    ["spikeforge import model.pth --from torch-srnn -o net.npz --weight-bits 8",
+                     "spikeforge import graph.nir --from nir -o net.npz --dt 1e-3"])
     p.add_argument("model", metavar="MODEL", help="file to import")
     p.add_argument("--from", dest="source", required=True, choices=["torch-srnn", "nir"],
                    help="torch-srnn: state dict of the SRNN reference code (Yin et al.); "
@@ -499,7 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dt", type=float, default=1.0,
                    help="nir: the time step, in the graph's time unit (default 1.0; a graph "
                         "exported by spikeforge carries its own)")
-    p.add_argument("-o", "--output", required=True, metavar="NET.npz")
+    p.add_argument("-o", "--output", required=True, metavar="NET.npz",
+                   help="the quantised network file to write")
     p.add_argument("--name", help="network name (default: the file's stem)")
     p.add_argument("--b0", type=float, default=0.01, help="baseline threshold (default 0.01)")
     p.add_argument("--beta", type=float, default=1.8, help="adaptation strength (default 1.8)")
@@ -511,34 +541,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decision rule (default per_step, or what an exported NIR graph says)")
     p.add_argument("--skip-steps", type=int, default=0, help="steps not scored per step")
     add_format_options(p)
-    p = add("export", cmd_export, "export a network to NIR (LIF, CubaLIF and LI layers)")
+    p = add_command(sub, "export", cmd_export, "export a network to NIR (LIF, CubaLIF and LI "
+                    "layers)", ["spikeforge export builtin:ecg --to nir -o ecg.nir"])
     p.add_argument("network", metavar="NETWORK")
-    p.add_argument("--to", dest="target", required=True, choices=["nir"])
-    p.add_argument("-o", "--output", required=True, metavar="GRAPH.nir")
+    p.add_argument("--to", dest="target", required=True, choices=["nir"],
+                   help="the format to write (nir: a NIR graph file)")
+    p.add_argument("-o", "--output", required=True, metavar="GRAPH.nir", help="the file to write")
     p.add_argument("--dt", type=float, default=1.0, help="time step of the exported graph")
-    p = add("simulate", cmd_simulate,
-            "run input events through a simulator and report accuracy, spikes and operations")
+    p = add_command(sub, "simulate", cmd_simulate,
+                    "run input events through a simulator and report accuracy, spikes and "
+                    "operations",
+                    ["spikeforge simulate builtin:digits --input test.npz",
+                     "spikeforge simulate net.npz --input test.npz --simulator verilator "
+                     "--lanes 2 -o out.npz",
+                     "spikeforge simulate net.npz --input test.npz --simulator icarus "
+                     "--samples 4 --waves waves/"])
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("--input", required=True, metavar="FILE",
                    help="input file (.npz): x (samples, steps, channels) events, optional labels y")
+    p.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
     p.add_argument("--simulator", default="golden", choices=["golden", "verilator", "icarus"],
                    help="golden: the NumPy fixed-point model (default); verilator, icarus: the "
                         "generated RTL, every output checked against the golden model")
-    p.add_argument("--lanes", type=int, default=1, metavar="P",
-                   help="synaptic lanes of the generated core (1, 2, 4, 8, 16)")
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help=lanes_help)
     p.add_argument("--engine", default="auto", choices=["auto", "cocotb", "native"],
-                   help="RTL engine: cocotb testbench, or the native C++ Verilator harness for "
-                        "whole data sets (auto: native for Verilator above 2,000 sample-steps)")
+                   help="RTL engine: the cocotb testbench, or the native C++ Verilator harness "
+                        "(auto: native for Verilator unless --waves, cocotb for Icarus)")
     p.add_argument("--waves", metavar="DIR", help="record waveforms (cocotb engine) into DIR")
-    p.add_argument("--output", metavar="OUT.npz",
+    p.add_argument("-o", "--output", metavar="OUT.npz",
                    help="write decisions, readout values, spike and operation counts per sample")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p = add("compile", cmd_compile,
-            "generate the accelerator: Verilog, JSON manifest and memory images")
+    p = add_command(sub, "compile", cmd_compile,
+                    "generate the accelerator: Verilog, JSON manifest and memory images",
+                    ["spikeforge compile builtin:ecg -o ecg-rtl",
+                     "spikeforge compile net.npz -o rtl --lanes 4 --spram all --json"])
     p.add_argument("network", metavar="NETWORK")
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.add_argument("--lanes", type=int, default=1, metavar="P",
-                   help="synaptic lanes (weights per clock): 1, 2, 4, 8, 16")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for accelerator.v, manifest.json and the memory images")
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help=lanes_help)
     p.add_argument("--spram", metavar="LAYERS",
                    help="put these layers' weights in iCE40 UP5K SPRAM (SB_SPRAM256KA instances, "
                         "written at run time): 'all' or indices like 0,1")

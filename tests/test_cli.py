@@ -198,3 +198,58 @@ def test_errors_under_json_are_one_json_object_and_exit_codes_are_documented(fil
     help_text = subprocess.run([sys.executable, "-m", "spikeforge", "--help"], capture_output=True,
                                text=True).stdout
     assert "exit codes: 0 ok; 1 the RTL differs" in " ".join(help_text.split())
+
+
+# -- one command line: what every command shares --
+
+def _commands():
+    import argparse
+    from spikeforge.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_command_shares_json_quiet_help_and_examples():
+    commands = _commands()
+    assert set(commands) >= {"demo", "info", "compile", "simulate", "import", "export", "train",
+                             "build", "flash", "run", "fit"}
+    for name, p in commands.items():
+        options = {s for a in p._actions for s in a.option_strings}
+        assert {"--json", "--quiet"} <= options, name
+        assert p.epilog and p.epilog.startswith("examples:\n  spikeforge "), name
+        for action in p._actions:
+            if action.option_strings and action.option_strings != ["-h", "--help"]:
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+            if action.dest == "output":
+                assert "-o" in action.option_strings, f"{name} --output has no -o"
+            if action.dest == "lanes":
+                assert action.default == 1, f"{name} --lanes defaults to {action.default}"
+    for name in ("demo", "simulate", "run"):
+        assert any("--samples" in a.option_strings for a in commands[name]._actions), name
+
+
+def test_usage_errors_have_the_one_error_prefix(capsys):
+    for argv, where in ((["simulate", "builtin:ecg"], "simulate: "),
+                        (["demo", "--lanes", "two"], "demo: "),
+                        (["nosuch"], "")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"spikeforge: error: {where}") and len(err.splitlines()) == 1, err
+
+
+def test_simulate_takes_short_output_and_samples(tmp_path, capsys):
+    net = random_network(3, 4, (6,), 3)
+    net.save(tmp_path / "n.npz")
+    save_inputs(tmp_path / "x.npz", random_events(1, 5, 6, 4))
+    out = tmp_path / "out.npz"
+    assert main(["simulate", str(tmp_path / "n.npz"), "--input", str(tmp_path / "x.npz"),
+                 "-o", str(out), "--samples", "2", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"] == 2 and report["output"] == str(out)
+    assert np.load(out)["decisions"].shape[0] == 2
+    assert main(["simulate", str(tmp_path / "n.npz"), "--input", str(tmp_path / "x.npz"),
+                 "--samples", "0"]) == 2
+    assert "--samples 0: must be at least 1" in capsys.readouterr().err

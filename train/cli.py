@@ -21,24 +21,24 @@ TORCH_MISSING = "training needs PyTorch: pip install 'spikeforge[train]'"
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``train`` on the ``spikeforge`` sub-command parsers; returns its parser."""
     from .data import TASKS
-    p = subparsers.add_parser(
-        "train", help="train a spiking network on a task and save it quantised",
+    from spikeforge.cli import add_command
+    p = add_command(
+        subparsers, "train", cmd_train, "train a spiking network on a task and save it quantised",
+        ["spikeforge train digits -o digits.npz",
+         "spikeforge train ecg -o ecg.npz --weight-bits 8 --keep best --rate-penalty 2",
+         "spikeforge train digits-ttfs -o dt.npz --epochs 300 --steps 64 --json",
+         "spikeforge train mnist-ttfs --images train-images-idx3-ubyte.gz "
+         "--labels train-labels-idx1-ubyte.gz \\\n"
+         "      --test-images t10k-images-idx3-ubyte.gz "
+         "--test-labels t10k-labels-idx1-ubyte.gz -o mnist.npz",
+         "spikeforge simulate dt.npz --input dt.test.npz"],
         description="Train a spiking network, quantise it and measure it through the golden "
                     "model; writes the network and the held-out test set. ecg, digits: an "
                     "adaptive spiking recurrent network (float BPTT with a surrogate gradient, "
                     "then quantisation-aware fine-tuning). digits-ttfs, mnist-ttfs: a "
                     "feed-forward theta (QIF) network with time-to-first-spike input and "
                     "output, trained with exact spike-time gradients in continuous time "
-                    "(Klos & Memmesheimer); also writes the float network (NET.float.npz).",
-        epilog="examples:\n"
-               "  spikeforge train digits -o digits.npz\n"
-               "  spikeforge train digits-ttfs -o dt.npz --epochs 300 --steps 64 --json\n"
-               "  spikeforge train mnist-ttfs --images train-images-idx3-ubyte.gz "
-               "--labels train-labels-idx1-ubyte.gz \\\n"
-               "      --test-images t10k-images-idx3-ubyte.gz "
-               "--test-labels t10k-labels-idx1-ubyte.gz -o mnist.npz\n"
-               "  spikeforge simulate dt.npz --input dt.test.npz",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "(Klos & Memmesheimer); also writes the float network (NET.float.npz).")
     p.add_argument("task", choices=TASKS, help="ecg: QTDB per-step segmentation; digits: "
                    "scikit-learn 8x8 digits presented row by row; digits-ttfs: the digits as "
                    "theta network, one spike per bright pixel at t = 0; mnist-ttfs: MNIST IDX "
@@ -84,10 +84,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                    help="mnist-ttfs: test images (default: hold out a seeded sixth of --images)")
     p.add_argument("--test-labels", metavar="IDX", help="mnist-ttfs: test labels")
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bars on stderr (epoch lines stay)")
-    p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    p.set_defaults(func=cmd_train)
+                   help="no progress bars on stderr (epoch lines stay; bars are drawn only "
+                        "when stderr is a terminal)")
     return p
 
 
@@ -503,19 +501,14 @@ def cmd_train(args) -> int:
 
 def main(argv=None) -> int:
     """Stand-alone entry point: ``python -m spikeforge.train.cli TASK -o NET.npz``."""
-    from spikeforge.cli import EXIT_USAGE, _user_errors
-    parser = argparse.ArgumentParser(prog="spikeforge")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from spikeforge.cli import _Parser, run_command
+    parser = _Parser(prog="spikeforge")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_train_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "train":
         argv = ["train"] + argv
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except _user_errors() as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

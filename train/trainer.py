@@ -272,8 +272,9 @@ class Trainer:
 
 
 def progress_bar(total, desc, enabled):
-    """A tqdm bar on stderr for ``total`` batches, or None (disabled, or no tqdm)."""
-    if not enabled:
+    """A tqdm bar on stderr for ``total`` batches, or None (disabled, stderr not a terminal
+    (a redirected log gets the epoch lines, not thousands of bar redraws), or no tqdm)."""
+    if not enabled or not sys.stderr.isatty():
         return None
     try:
         from tqdm import tqdm
