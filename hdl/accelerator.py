@@ -311,7 +311,10 @@ class Accelerator(wiring.Component):
                                     feed(updating, target, 0)
                             with m.If(finished):
                                 m.next = after
-                                if updating == 0 and prefix == "S":
+                            if updating == 0 and prefix == "S":
+                                # the next step's input may come once the first layer's engine
+                                # is done, while its spikes still stream into the next layer
+                                with m.If(~cores[0][0].upd_busy):
                                     m.d.sync += opened.eq(1)
                         elif kind == "clear":
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):

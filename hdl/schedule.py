@@ -17,8 +17,8 @@ clocks the first layer's synapse engine issues weight words for input events
 (``input_cycles``: one per word of each event's row, whatever the gaps between
 events); CYCLES, the clocks either works (``cycles``, exact when the inputs
 come back to back and the results are always taken). Input events enter
-while the sequencer idles and also once the first layer has updated (the
-rest of the step hides the next step's input, ``input_windows``); END_STEP
+while the sequencer idles and also once the first layer's neuron engine is
+done (the rest of the step hides the next step's input, ``input_windows``); END_STEP
 and END_SAMPLE are taken only when the sequencer idles and that engine is
 idle.
 """
@@ -225,12 +225,15 @@ def input_cycles(network: Network, config: HardwareConfig, x) -> np.ndarray:
 
 
 def input_windows(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
-    """The clocks of every step after the first layer's update, in which the next step's
-    input events already enter (samples, steps)."""
+    """The clocks of every step after the first layer's neuron engine is done (also while its
+    spikes still stream into the next layer), in which the next step's input events already
+    enter (samples, steps)."""
     phases = step_phases(network, config)
     lengths = step_lengths(network, config, result)
     first_update = next(n for n, p in enumerate(phases) if p.kind == "update")
-    return sum(lengths[n] for n in range(first_update + 1, len(phases)))
+    engine_done = update_length(network, 0, words(network.layers[0].size, config.lanes))
+    return lengths[first_update] - engine_done + \
+        sum(lengths[n] for n in range(first_update + 1, len(phases)))
 
 
 def sample_overhead(network: Network, config: HardwareConfig, result: Result) -> np.ndarray:
