@@ -444,10 +444,14 @@ class Accelerator(wiring.Component):
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]
-        # a read answers two clocks after its decision, as the layers' registered read data
-        reg_data, reg_answer, answering = Signal(DATA_BITS), Signal(DATA_BITS), Signal()
-        m.d.sync += [answering.eq(bus.r_stb), bus.r_valid.eq(answering), reg_data.eq(0),
-                     reg_answer.eq(reg_data)]
+        # a read answers three clocks after its decision, as the layers' read data (the memory
+        # read, the word registered, the lane selected and registered); a register's value
+        # waits as long
+        reg_data, reg_answer = Signal(DATA_BITS), Signal(DATA_BITS)
+        answering, registering, reg_held = Signal(), Signal(), Signal(DATA_BITS)
+        m.d.sync += [answering.eq(bus.r_stb), registering.eq(answering),
+                     bus.r_valid.eq(registering), reg_data.eq(0), reg_held.eq(reg_data),
+                     reg_answer.eq(reg_held)]
         hit_regs = (bus.addr >> reg_region.offset_bits) == 0
         with m.If(bus.r_stb & hit_regs):
             with m.Switch(bus.addr[:reg_region.offset_bits]):

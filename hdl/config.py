@@ -136,7 +136,7 @@ class AddressMap:
     Registers can be read at any time. Values are sign-extended (unsigned decay
     factors zero-extended) and writes keep the low ``bits`` bits. The core registers
     each request: a write takes effect one clock after its strobe, a read answers
-    (``r_valid``) three clocks after it.
+    (``r_valid``) four clocks after it.
     """
 
     def __init__(self, network: Network, config: HardwareConfig):

@@ -111,9 +111,9 @@ class _Request:
 
 #: Clocks from the host's configuration strobe to the accelerator's decision on it.
 REQUEST_LATENCY = 1
-#: Clocks from that decision to the read's answer (``r_valid``): the memory read, then the
-#: layer's registered read data.
-ANSWER_LATENCY = 2
+#: Clocks from that decision to the read's answer (``r_valid``): the memory read, the word
+#: registered, then the layer's registered read data.
+ANSWER_LATENCY = 3
 
 
 def _ungated_core(port):

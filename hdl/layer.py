@@ -51,7 +51,7 @@ class LayerCore(wiring.Component):
     (``hdl.spikes.SpikeList``: produced once, no pass over the state; ``scan`` with ``update``
 streams them as the update appends them); ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
-    weight and parameter memories (``cfg_rdata`` two clocks after ``cfg_re``).
+    weight and parameter memories (``cfg_rdata`` three clocks after ``cfg_re``).
     ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer
     (``rotation``: the network's flow per tick) starts every sample from its initial
     state: ``fresh`` is set by reset and by ``clear`` and dropped once the first
@@ -129,8 +129,9 @@ streams them as the update appends them); ``ro_addr`` reads a state
 
         # Configuration access: element offset (within the region) -> word and lane.
         cfg_lane = self.cfg_offset[:lane_bits] if lane_bits else Const(0, 1)
-        cfg_rlane = Signal.like(cfg_lane)
-        m.d.sync += cfg_rlane.eq(cfg_lane)
+        # a read's lane and strobe, kept until its word has been registered (two clocks)
+        cfg_rlane, cfg_wlane = Signal.like(cfg_lane), Signal.like(cfg_lane)
+        m.d.sync += [cfg_rlane.eq(cfg_lane), cfg_wlane.eq(cfg_rlane)]
         rdata = Const(0, DATA_BITS)
 
         # Weight and parameter memories: read by the engines, written by the host.
@@ -167,15 +168,20 @@ streams them as the update appends them); ``ro_addr`` reads a state
                 m.d.comb += syn.w_data.eq(read_data)
             else:
                 m.d.comb += getattr(neu, name).eq(read_data)
-            was_read = Signal(name=f"cfg_read_{name}")
-            m.d.sync += was_read.eq(re)
+            # the word read, registered before its lane is selected: the engines register the
+            # same word the same way (Yosys merges the two), so the memory's output only ever
+            # feeds flip-flops
+            was_read, word_read = Signal(name=f"cfg_read_{name}"), Signal(name=f"cfg_word_{name}")
+            m.d.sync += [word_read.eq(re), was_read.eq(word_read)]
+            held = Signal.like(read_data, name=f"cfg_held_{name}")
+            m.d.sync += held.eq(read_data)
             value = Signal(shape, name=f"cfg_value_{name}")
-            m.d.comb += value.eq(read_data[cfg_rlane])
+            m.d.comb += value.eq(held[cfg_wlane])
             extended = Signal(DATA_BITS, name=f"cfg_ext_{name}")
             m.d.comb += extended.eq(value)   # sign- or zero-extends by the value's shape
             rdata = rdata | Mux(was_read, extended, 0)
-        # registered: the read data's lane select and OR over the memories end at a flip-flop,
-        # not in the link's answer register (at P = 8 on the ECP5 that was the critical path)
+        # registered: the lane select and the OR over the memories end at a flip-flop, not in
+        # the link's answer register (at P = 8 on the ECP5 that was the critical path)
         m.d.sync += self.cfg_rdata.eq(rdata)
 
         # Clear pass: zero state and accumulators, one word per clock.
