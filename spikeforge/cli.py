@@ -216,6 +216,7 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
         report.update(engine="numpy", seconds=round(seconds, 3))
     else:
         from .sim.rtl import rtl_result, run_rtl
+        from .sim.runner import waves_file
         from .sim.tools import ToolError
         try:
             outcome = run_rtl(net, x, simulator=simulator, config=hardware_config(lanes),
@@ -232,7 +233,7 @@ def run_simulation(net, x, y, *, simulator="golden", lanes=1, engine="auto", wav
                                               if cycles else None),
                       counters=outcome.counters, mismatches=len(outcome.mismatches),
                       first_mismatches=outcome.mismatches[:10],
-                      waves=str(outcome.waves) if outcome.waves else None)
+                      waves=str(outcome.waves / waves_file(simulator)) if outcome.waves else None)
     if result is None:   # the RTL's records did not decode: report the mismatches, nothing else
         report.update(accuracy=None, rtl_output="undecodable")
         return report, None
@@ -286,7 +287,8 @@ def simulation_lines(net, report: dict, input_name: str) -> list[str]:
               f"({report['synaptic_ops'] / samples:,.0f} per sample), "
               f"{_fmt_int(report['neuron_updates'])} neuron updates"]
     if report.get("waves"):
-        lines.append(f"waves      {report['waves']}")
+        lines.append(f"waves      {report['waves']} (open it with: gtkwave {report['waves']}, "
+                     f"or surfer)")
     return lines
 
 

@@ -99,13 +99,19 @@ def test_cli_rtl_usage_errors(tmp_path, capsys):
     assert "--lanes 3" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("simulator,trace", [("icarus", "spikeforge_accelerator.fst"),
-                                             ("verilator", "dump.vcd")])
-def test_cli_waves(tmp_path, capsys, simulator, trace):
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_cli_waves(tmp_path, capsys, simulator):
+    """Both simulators leave one trace, waves.fst (Icarus) or waves.vcd (Verilator), named in
+    the report."""
     require_simulator(simulator)
     net = random_network(34, 3, (4,), 2)
     net.save(tmp_path / "net.npz")
     save_inputs(tmp_path / "in.npz", random_events(1, 1, 3, 3))
     assert main(["simulate", str(tmp_path / "net.npz"), "--input", str(tmp_path / "in.npz"),
-                 "--simulator", simulator, "--waves", str(tmp_path / "w"), "--quiet"]) == 0
-    assert (tmp_path / "w" / trace).stat().st_size > 0
+                 "--simulator", simulator, "--waves", str(tmp_path / "w"), "--quiet",
+                 "--json"]) == 0
+    trace = tmp_path / "w" / ("waves.fst" if simulator == "icarus" else "waves.vcd")
+    assert json.loads(capsys.readouterr().out)["waves"] == str(trace)
+    head = trace.read_bytes()[:64]
+    assert head[:1] == b"\x00" if simulator == "icarus" else b"$" in head   # FST block, VCD text
+    assert [p.name for p in (tmp_path / "w").glob("waves.*")] == [trace.name]
