@@ -46,7 +46,8 @@ from .simulate import decide
 from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float, rotation_for
 
 __all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
-           "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "check_state_raw",
+           "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "weight_reference",
+           "check_state_raw",
            "dequantize"]
 
 
@@ -315,6 +316,20 @@ def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
         raise QuantizeError(str(exc)) from None
 
 
+def weight_reference(weights, clip: float | None = None) -> float:
+    """The magnitude a layer's weight scale is set by (``layer_scales``): the largest |folded
+    weight| of ``weights`` (arrays, None skipped), or with ``clip`` (0 < clip < 1) that
+    quantile of them, so that the few larger weights saturate instead of coarsening every
+    other one. The QAT twin (``train.srnn``) uses this too."""
+    if clip is not None and not 0 < clip < 1:
+        raise QuantizeError(f"weight_clip {clip!r}: expected a quantile, 0 < clip < 1 (or none)")
+    values = [np.abs(np.asarray(w, np.float64)).ravel() for w in weights if w is not None]
+    values = np.concatenate(values) if values else np.zeros(0)
+    if values.size == 0:
+        return 0.0
+    return float(values.max() if clip is None else np.quantile(values, clip))
+
+
 def layer_scales(largest: float, formats: Formats) -> tuple[float, float]:
     """The real values of one weight LSB and one state LSB of a layer whose largest folded
     weight is ``largest``: the largest weight uses the full weight width, the state has
@@ -368,14 +383,16 @@ def dequantize(network: Network) -> FloatNetwork:
                         skip_steps=network.skip_steps, name=network.name)
 
 
-def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
+def quantize(net: FloatNetwork, formats: Formats | None = None, *,
+             weight_clip: float | None = None) -> Network:
     """Fold and quantise a float network into a fixed-point ``Network``.
 
     Per layer, ``(1 - alpha)`` (with alpha already quantised, so the fold
     matches the integer leak) is folded into the weight columns and the bias,
     and one scale is chosen so the largest folded weight uses the full weight
-    width (``layer_scales``; the state LSB is ``2**guard_bits`` finer). Parameters
-    are rounded to nearest (ties to even).
+    width (``layer_scales``; the state LSB is ``2**guard_bits`` finer), or with
+    ``weight_clip`` the largest below that quantile (``weight_reference``; the
+    weights above it saturate). Parameters are rounded to nearest (ties to even).
     """
     if net.theta is not None:
         return _quantize_theta(net, formats)
@@ -398,9 +415,7 @@ def quantize(net: FloatNetwork, formats: Formats | None = None) -> Network:
         gain = (1.0 - alpha_q / one) * ((1.0 - alpha_syn_q / one) if cuba else 1.0)
         w_in = fl.w_in * gain[None, :]
         w_rec = None if fl.w_rec is None else fl.w_rec * gain[None, :]
-        largest = max(np.abs(w_in).max(initial=0.0),
-                      0.0 if w_rec is None else np.abs(w_rec).max(initial=0.0))
-        scale, state_scale = layer_scales(largest, formats)
+        scale, state_scale = layer_scales(weight_reference([w_in, w_rec], weight_clip), formats)
         adapting = fl.kind is NeuronKind.ALIF
         real = {"bias": p["bias"] * gain, "b0": p["b0"],
                 "adapt": (1.0 - rho_q / one) * p["beta"]}

@@ -398,7 +398,8 @@ def cmd_import(args) -> int:
     if args.source == "nir":
         from .nir_io import import_nir
         explicit = {"decision": Decision(args.decision)} if args.decision else {}
-        net = import_nir(args.model, dt=args.dt, formats=formats_from_args(args), **explicit)
+        net = import_nir(args.model, dt=args.dt, formats=formats_from_args(args),
+                         weight_clip=args.weight_clip, **explicit)
         if args.skip_steps:
             net.skip_steps = args.skip_steps
         if args.name:
@@ -410,7 +411,8 @@ def cmd_import(args) -> int:
                               decision=Decision(args.decision or "per_step"),
                               skip_steps=args.skip_steps,
                               name=args.name or os.path.splitext(os.path.basename(args.model))[0])
-        net = quantize(import_torch_srnn(args.model, options), formats_from_args(args))
+        net = quantize(import_torch_srnn(args.model, options), formats_from_args(args),
+                       weight_clip=args.weight_clip)
     net.save(args.output)
     report = {"model": args.model, "from": args.source, "output": args.output,
               **network_report(net)}
@@ -542,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decision", choices=["per_step", "last", "spike_count", "first_spike"],
                    help="decision rule (default per_step, or what an exported NIR graph says)")
     p.add_argument("--skip-steps", type=int, default=0, help="steps not scored per step")
+    p.add_argument("--weight-clip", type=float, metavar="QUANTILE",
+                   help="set each layer's weight scale by this quantile of its |weights| (e.g. "
+                        "0.999: the few larger ones saturate) instead of the largest")
     add_format_options(p)
     p = add_command(sub, "export", cmd_export, "export a network to NIR (LIF, CubaLIF and LI "
                     "layers)", ["spikeforge export builtin:ecg --to nir -o ecg.nir"])

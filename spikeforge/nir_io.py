@@ -540,7 +540,7 @@ def _check_hdf5(path: str) -> None:
 
 
 def import_nir(path, *, dt: float = 1.0, formats: Formats | None = None,
-               decision: Decision | None = None) -> Network:
+               decision: Decision | None = None, weight_clip: float | None = None) -> Network:
     """Read a NIR file and quantise it. Metadata written by ``export_nir`` (formats,
     decision rule, name, dt) takes the place of the defaults.
 
@@ -561,6 +561,7 @@ def import_nir(path, *, dt: float = 1.0, formats: Formats | None = None,
             raise NirError(f"{path}: not a readable NIR file: {text}") from None
         try:
             return graph_to_network(graph, dt=dt, formats=formats, decision=decision,
+                                    weight_clip=weight_clip,
                                     name=os.path.splitext(os.path.basename(path))[0])
         except NirError as exc:
             raise NirError(f"{path}: {exc}") from None
@@ -640,9 +641,11 @@ def _isolated(work, path: str) -> Network:
 
 
 def graph_to_network(graph, *, dt: float = 1.0, formats: Formats | None = None,
-                     decision: Decision | None = None, name: str = "nir") -> Network:
-    """``import_nir`` of a graph in memory: the float network quantised, with the
-    graph's spikeforge metadata taking the place of the defaults."""
+                     decision: Decision | None = None, name: str = "nir",
+                     weight_clip: float | None = None) -> Network:
+    """``import_nir`` of a graph in memory: the float network quantised (``weight_clip``:
+    see ``golden.quantize``), with the graph's spikeforge metadata taking the place of the
+    defaults."""
     meta = _metadata(graph)
     fmt = formats or meta.get("formats", Formats())
     fnet = nir_to_float(graph, dt=meta.get("dt", dt), decay_bits=fmt.decay_bits,
@@ -654,7 +657,7 @@ def graph_to_network(graph, *, dt: float = 1.0, formats: Formats | None = None,
         for layer, layer_name in zip(fnet.layers, names):
             layer.name = layer_name
     try:
-        return quantize(fnet, fmt)
+        return quantize(fnet, fmt, weight_clip=weight_clip)
     except (QuantizeError, NetworkFileError) as exc:
         raise NirError(str(exc).splitlines()[0]) from None
 

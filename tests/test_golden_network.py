@@ -129,3 +129,24 @@ def test_version_1_files_keep_their_meaning(net, tmp_path):
     assert np.array_equal(simulate(loaded, x).readout, want)
     loaded.save(tmp_path / "again.npz")
     assert Network.load(tmp_path / "again.npz").formats == loaded.formats
+
+
+def test_weight_clip_sets_the_scale_by_a_quantile():
+    """``quantize(..., weight_clip=q)``: each layer's scale comes from the q-quantile of its
+    |folded weights|, the larger ones saturate; the finer scale keeps small weights apart."""
+    from spikeforge.golden import quantize
+    from spikeforge.golden.randnet import random_float_network
+    from spikeforge.golden.reference import QuantizeError, weight_reference
+    w = np.array([[0.1, -0.2], [0.3, -4.0]])
+    assert weight_reference([w, None]) == 4.0
+    assert weight_reference([w], 0.5) == pytest.approx(0.25)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(QuantizeError, match="weight_clip"):
+            weight_reference([w], bad)
+    fnet = random_float_network(3, 6, (20,), 4)
+    plain = quantize(fnet, Formats(weight_bits=6))
+    clipped = quantize(fnet, Formats(weight_bits=6), weight_clip=0.95)
+    for a, b in zip(plain.layers, clipped.layers):
+        assert b.scale < a.scale
+        assert np.count_nonzero(np.abs(b.w_in) == 31) > np.count_nonzero(np.abs(a.w_in) == 31)
+        assert np.count_nonzero(b.w_in) >= np.count_nonzero(a.w_in)

@@ -100,5 +100,12 @@ def test_cli_import(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     net = Network.load(out)
     assert report["layers"][0]["size"] == 5 and net.formats.weight_bits == 6 and net.skip_steps == 10
+    clipped = tmp_path / "clipped.npz"
+    assert main(["import", "--from", "torch-srnn", str(path), "-o", str(clipped), "--quiet",
+                 "--weight-bits", "6", "--weight-clip", "0.9"]) == 0
+    assert Network.load(clipped).layers[0].scale < net.layers[0].scale
+    assert main(["import", "--from", "torch-srnn", str(path), "-o", str(clipped),
+                 "--weight-clip", "2"]) == 2
+    assert "weight_clip 2.0" in capsys.readouterr().err
     assert main(["import", "--from", "torch-srnn", str(tmp_path / "none.pth"), "-o", str(out)]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -21,11 +21,12 @@ from spikeforge.train.trainer import RECIPES, Recipe, Trainer  # noqa: E402
 torch.set_num_threads(1)
 
 
-def small_model(seed=1, kind=NeuronKind.ALIF, recurrent=True, decision=Decision.PER_STEP):
+def small_model(seed=1, kind=NeuronKind.ALIF, recurrent=True, decision=Decision.PER_STEP,
+                weight_clip=None):
     return SRNN(4, [LayerSpec(12, kind, recurrent=recurrent, b0=0.1),
                     LayerSpec(6, NeuronKind.ALIF, recurrent=False, b0=0.1, tau_m=(10.0, 2.0)),
                     LayerSpec(3, NeuronKind.LI, recurrent=False, tau_m=(5.0, 1.0))],
-                seed=seed, decision=decision)
+                seed=seed, decision=decision, weight_clip=weight_clip)
 
 
 def test_surrogate_gradient_is_the_multi_gaussian():
@@ -56,11 +57,15 @@ def test_torch_forward_equals_simulate_float(kind):
     assert counts[:, 0].sum() == ref.spikes[0].sum() > 0
 
 
-def test_fake_quantisation_equals_golden_quantize():
-    model = small_model()
+@pytest.mark.parametrize("clip", [None, 0.9])
+def test_fake_quantisation_equals_golden_quantize(clip):
+    """The QAT twin's integer parameters are golden.quantize's, also with a weight clip."""
+    model = small_model(weight_clip=clip)
     for fmt in (Formats(), Formats(weight_bits=6, decay_bits=12, state_bits=20,
                                    rounding=Rounding.FLOOR)):
-        net = quantize(model.export(), fmt)
+        net = quantize(model.export(), fmt, weight_clip=clip)
+        saturated = sum(int((np.abs(l.w_in) == fmt.weight.max).sum()) for l in net.layers)
+        assert (saturated > 3) == (clip is not None)     # a tenth of the weights saturate
         for layer, golden in zip(model.layers, net.layers):
             p = layer.integer_params(fmt)
             for name in ("w_in", "w_rec", "bias", "alpha", "rho", "b0", "adapt"):
@@ -240,14 +245,17 @@ def test_train_command_validates_and_keeps_the_best_epoch(tmp_path, capsys):
     from spikeforge.train.cli import main
     out = tmp_path / "net.npz"
     assert main(["digits", "-o", str(out), "--epochs", "2", "--qat-epochs", "1", "--keep", "best",
-                 "--rate-penalty", "0.5", "--rate-target", "0.05", "--json", "--quiet"]) == 0
+                 "--rate-penalty", "0.5", "--rate-target", "0.05", "--weight-clip", "0.999",
+                 "--json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["weight_clip"] == 0.999
     assert report["validation_samples"] == 135 and report["keep"] == "best"
     assert 1 <= report["kept_epoch"] <= 3 and 0 < report["valid_fixed_accuracy"] <= 1
     assert report["rate_penalty"] == 0.5 and report["rate_target"] == 0.05
     for args, message in ((["--keep", "best", "--validation", "0"], "--validation/--keep"),
                           (["--validation", "1.5"], "--validation"),
-                          (["--rate-target", "2"], "--rate-target")):
+                          (["--rate-target", "2"], "--rate-target"),
+                          (["--weight-clip", "1.5"], "--weight-clip")):
         assert main(["digits", "-o", str(tmp_path / "n.npz"), *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("spikeforge: error: ") and message in err, err

@@ -60,6 +60,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     p.add_argument("--weight-bits", type=int, metavar="BITS",
                    help="signed weight width of the quantised network (default: the recipe's)")
+    p.add_argument("--weight-clip", type=float, metavar="QUANTILE",
+                   help="ecg, digits: set each layer's weight scale by this quantile of its "
+                        "|weights| (e.g. 0.999; the few larger ones saturate) instead of the "
+                        "largest, in QAT and in the written network (default: the recipe's)")
     p.add_argument("--validation", type=float, metavar="FRACTION",
                    help="ecg, digits: fraction of the training samples held out to validate "
                         "every epoch in fixed point (default: the recipe's; "
@@ -134,8 +138,8 @@ def _check_outputs(*outputs) -> None:
 
 def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_out=None,
                checkpoint=None, resume=False, data=None, threads=1, lr=None, batch=None,
-               weight_bits=None, validation=None, keep=None, rate_penalty=None,
-               rate_target=None, progress=True, log=None) -> dict:
+               weight_bits=None, weight_clip=None, validation=None, keep=None,
+               rate_penalty=None, rate_target=None, progress=True, log=None) -> dict:
     """Train ``task`` and write ``output`` (network) and ``test_out`` (test inputs); returns the report."""
     try:
         import torch
@@ -161,6 +165,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     recipe = RECIPES[task]
     changes = {k: v for k, v in (("epochs", epochs), ("qat_epochs", qat_epochs), ("lr", lr),
                                  ("batch", batch), ("validation", validation), ("keep", keep),
+                                 ("weight_clip", weight_clip),
                                  ("rate_penalty", rate_penalty), ("rate_target", rate_target))
                if v is not None}
     if keep == "best" and validation is None and not recipe.validation:
@@ -176,7 +181,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         recipe = recipe.replace(**changes)
     except ValueError as exc:    # the recipe's own check names the field and what is allowed
         flags = {"validation": "--validation", "keep": "--keep", "rate_penalty": "--rate-penalty",
-                 "rate_target": "--rate-target"}
+                 "rate_target": "--rate-target", "weight_clip": "--weight-clip"}
         named = [flag for field, flag in flags.items() if field in str(exc)]
         raise _command_error()(f"{'/'.join(named) or 'train'}: {exc}") from None
     xtr, ytr, xval, yval, xte, yte = task_data(task, data, recipe.validation)
@@ -236,6 +241,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         "test_samples": int(len(xte)),
         "final_loss": history[-1]["loss"] if history else None,
         "rate_penalty": recipe.rate_penalty, "rate_target": recipe.rate_target,
+        "weight_clip": recipe.weight_clip,
         "validation_samples": int(len(xval)), "keep": recipe.keep,
         "kept_epoch": (trainer.best["epoch"] if recipe.keep == "best" else trainer.epoch),
         "valid_fixed_accuracy": (trainer.best["score"] if recipe.keep == "best" else
@@ -449,7 +455,7 @@ def cmd_train(args) -> int:
 
     from .data import THETA_TASKS
     if args.task in THETA_TASKS:
-        for name in ("data", "validation", "keep", "rate_penalty", "rate_target"):
+        for name in ("data", "validation", "keep", "rate_penalty", "rate_target", "weight_clip"):
             if getattr(args, name) is not None:
                 raise _command_error()(f"--{name.replace('_', '-')}: not used by {args.task}")
         report = train_theta_task(
@@ -473,7 +479,7 @@ def cmd_train(args) -> int:
                         seed=args.seed, test_out=args.test_out, checkpoint=args.checkpoint,
                         resume=args.resume, data=args.data, threads=args.threads, lr=args.lr,
                         batch=args.batch, weight_bits=args.weight_bits,
-                        validation=args.validation, keep=args.keep,
+                        weight_clip=args.weight_clip, validation=args.validation, keep=args.keep,
                         rate_penalty=args.rate_penalty, rate_target=args.rate_target,
                         progress=progress, log=log)
     if args.json:

@@ -33,7 +33,7 @@ from torch import nn
 
 from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, NeuronKind
 from spikeforge.golden.fixed import Overflow, Rounding
-from spikeforge.golden.reference import check_state_raw, layer_scales
+from spikeforge.golden.reference import check_state_raw, layer_scales, weight_reference
 
 __all__ = ["multi_gaussian", "spike", "SRNNLayer", "SRNN", "LayerSpec"]
 
@@ -182,10 +182,10 @@ class SRNNLayer(nn.Module):
         w_in = self.w_in * gain
         w_rec = None if self.w_rec is None else self.w_rec * gain
         with torch.no_grad():
-            largest = w_in.abs().max()
-            if w_rec is not None:
-                largest = torch.maximum(largest, w_rec.abs().max())
-        scale, state_scale = layer_scales(float(largest), formats)
+            largest = weight_reference(
+                [w_in.detach().numpy(), None if w_rec is None else w_rec.detach().numpy()],
+                self.weight_clip)
+        scale, state_scale = layer_scales(largest, formats)
         wlo, whi = formats.weight.min, formats.weight.max
         slo, shi = formats.state.min, formats.state.max
         adapting = self.kind is NeuronKind.ALIF
@@ -214,8 +214,11 @@ class SRNN(nn.Module):
 
     def __init__(self, n_inputs: int, specs: list[LayerSpec], *, seed: int = 0,
                  decision: Decision = Decision.PER_STEP, skip_steps: int = 0,
-                 name: str = "network"):
+                 name: str = "network", weight_clip: float | None = None):
         super().__init__()
+        #: the quantile of |folded weight| each layer's scale is set by (None: the largest);
+        #: the integer twin and ``golden.quantize(..., weight_clip=)`` use the same rule
+        self.weight_clip = weight_clip
         generator = torch.Generator().manual_seed(seed)
         self.n_inputs, self.decision, self.skip_steps, self.name = n_inputs, decision, skip_steps, name
         layers, n_in = [], n_inputs
@@ -223,6 +226,7 @@ class SRNN(nn.Module):
             if spec.kind is NeuronKind.LI and i != len(specs) - 1:
                 raise ValueError(f"layer {i}: 'li' is only allowed for the readout")
             layers.append(SRNNLayer(n_in, spec, generator))
+            layers[-1].weight_clip = weight_clip
             n_in = spec.size
         self.layers = nn.ModuleList(layers)
 

@@ -47,6 +47,7 @@ class Recipe:
     qat_lr: float = 1e-3
     rate_penalty: float = 0.0     # loss += rate_penalty * mean over the spiking layers of
     rate_target: float = 0.0      # ... each layer's firing rate above rate_target
+    weight_clip: float | None = None   # the |weight| quantile a layer's scale is set by (None: max)
     validation: float = 0.0       # fraction of the training samples held out for validation
     keep: str = "last"            # the epoch kept: 'last', or 'best' fixed-point validation accuracy
     formats: Formats = field(default_factory=Formats)
@@ -56,6 +57,9 @@ class Recipe:
             raise ValueError(f"Recipe {self.name}: keep {self.keep!r} (allowed: 'last', 'best')")
         if self.keep == "best" and not self.validation:
             raise ValueError(f"Recipe {self.name}: keep 'best' needs a validation fraction > 0")
+        if self.weight_clip is not None and not 0 < self.weight_clip < 1:
+            raise ValueError(f"Recipe {self.name}: weight_clip {self.weight_clip!r} (allowed: a "
+                             f"quantile, 0 < clip < 1, or None for the largest weight)")
         if not 0 <= self.validation < 1:
             raise ValueError(f"Recipe {self.name}: validation {self.validation!r} (allowed: "
                              f"0 <= fraction < 1)")
@@ -119,7 +123,8 @@ class Trainer:
         self.checkpoint, self.log = checkpoint, log or (lambda msg: None)
         torch.manual_seed(seed)
         self.model = SRNN(recipe.n_inputs, recipe.layers, seed=seed, decision=recipe.decision,
-                          skip_steps=recipe.skip_steps, name=recipe.name)
+                          skip_steps=recipe.skip_steps, name=recipe.name,
+                          weight_clip=recipe.weight_clip)
         self.history: list[dict] = []
         self.epoch = 0  # epochs done, float and QAT together
         self.best = None  # the best validation epoch: {"epoch", "score", "state"}
@@ -320,4 +325,5 @@ def float_reference_accuracy(float_net, x, y, network) -> float:
 
 
 def quantize_model(model: SRNN, formats: Formats):
-    return quantize(model.export(), formats)
+    """The fixed-point network the model's integer twin runs (its ``weight_clip`` too)."""
+    return quantize(model.export(), formats, weight_clip=model.weight_clip)
