@@ -29,18 +29,20 @@ import tempfile
 
 
 def point_key(row) -> tuple:
-    return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"], row["seed"])
+    return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
+            row.get("weight_clip"), row["seed"])
 
 
-def run_point(task, penalty, target, bits, seed, *, validation, epochs, qat_epochs, data) -> dict:
+def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
+              data) -> dict:
     from spikeforge.train.cli import train_task
     with tempfile.TemporaryDirectory() as tmp:
         report = train_task(task, os.path.join(tmp, "net.npz"), seed=seed, epochs=epochs,
-                            qat_epochs=qat_epochs, data=data, weight_bits=bits,
+                            qat_epochs=qat_epochs, data=data, weight_bits=bits, weight_clip=clip,
                             validation=validation, keep="best", rate_penalty=penalty,
                             rate_target=target, progress=False)
     return {"task": task, "rate_penalty": penalty, "rate_target": target,
-            "weight_bits": bits, "seed": seed, "epochs": report["epochs"],
+            "weight_bits": bits, "weight_clip": clip, "seed": seed, "epochs": report["epochs"],
             "qat_epochs": report["qat_epochs"], "kept_epoch": report["kept_epoch"],
             "validation_samples": report["validation_samples"],
             "valid_fixed_accuracy": report["valid_fixed_accuracy"],
@@ -54,15 +56,17 @@ def recipes(rows) -> list[dict]:
     """Mean ± s.d. over the seeds of each recipe, and whether it is on the Pareto front."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"]),
-                          []).append(r)
+        groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"],
+                           r.get("weight_clip")), []).append(r)
     out = []
-    for (task, penalty, target, bits), runs in sorted(groups.items()):
+    for (task, penalty, target, bits, clip), runs in sorted(groups.items(),
+                                                           key=lambda kv: str(kv[0])):
         acc = [r["fixed_accuracy"] for r in runs]
         ops = [r["synaptic_ops_per_sample"] for r in runs]
         sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
-                    "weight_bits": bits, "seeds": sorted(r["seed"] for r in runs),
+                    "weight_bits": bits, "weight_clip": clip,
+                    "seeds": sorted(r["seed"] for r in runs),
                     "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
                     "synops_mean": statistics.fmean(ops), "synops_sd": sd(ops),
                     "dense_macs": runs[0]["dense_macs_per_sample"],
@@ -79,12 +83,13 @@ def recipes(rows) -> list[dict]:
 
 
 def print_table(rows) -> None:
-    print("| task | penalty | target | weight bits | seeds | fixed-point accuracy | synaptic ops "
-          "per sample | dense MACs / synaptic ops | firing rate | train s | Pareto |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| task | penalty | target | weight bits | weight clip | seeds | fixed-point accuracy | "
+          "synaptic ops per sample | dense MACs / synaptic ops | firing rate | train s | Pareto |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes(rows):
         print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
-              f"{r['weight_bits']} | {len(r['seeds'])} | {100 * r['accuracy_mean']:.2f} ± "
+              f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {len(r['seeds'])} | "
+              f"{100 * r['accuracy_mean']:.2f} ± "
               f"{100 * r['accuracy_sd']:.2f} % | {r['synops_mean']:,.0f} ± {r['synops_sd']:,.0f} | "
               f"{r['dense_macs'] / max(r['synops_mean'], 1):.1f}× | "
               f"{', '.join(f'{v:.3f}' for v in r['firing_rate_mean'])} | "
@@ -103,7 +108,8 @@ def plot(rows, path) -> None:
         ax.errorbar(r["synops_mean"], 100 * r["accuracy_mean"], xerr=r["synops_sd"],
                     yerr=100 * r["accuracy_sd"], fmt="o" if r["pareto"] else "s",
                     color="C0" if r["pareto"] else "C1", capsize=3)
-        ax.annotate(f"{r['rate_penalty']:g}/{r['weight_bits']}b",
+        ax.annotate(f"{r['rate_penalty']:g}/{r['weight_bits']}b"
+                    + (f"/q{r['weight_clip']:g}" if r["weight_clip"] else ""),
                     (r["synops_mean"], 100 * r["accuracy_mean"]), textcoords="offset points",
                     xytext=(4, 4), fontsize=7)
     ax.set_xscale("log")
@@ -134,6 +140,8 @@ def main(argv=None) -> int:
     p.add_argument("--penalties", type=float, nargs="+", default=[0.0, 2.0, 8.0])
     p.add_argument("--target", type=float, default=0.0, help="rate target (default 0)")
     p.add_argument("--weight-bits", type=int, nargs="+", default=[8])
+    p.add_argument("--weight-clip", type=float, help="quantile a layer's weight scale is set "
+                   "by (default: the largest weight; see spikeforge train --weight-clip)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--validation", type=float, default=0.1)
     p.add_argument("--epochs", type=int, help="float epochs (default: the recipe's)")
@@ -150,12 +158,14 @@ def main(argv=None) -> int:
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, penalty, args.target, bits, seed)
+                    key = (args.task, penalty, args.target, bits, args.weight_clip, seed)
                     if key in done:
                         continue
                     print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
-                          f"{bits}-bit weights, seed {seed} ...", file=sys.stderr, flush=True)
+                          f"{bits}-bit weights, clip {args.weight_clip or 'max'}, seed {seed} ...",
+                          file=sys.stderr, flush=True)
                     row = run_point(args.task, penalty, args.target, bits, seed,
+                                    clip=args.weight_clip,
                                     validation=args.validation, epochs=args.epochs,
                                     qat_epochs=args.qat_epochs, data=args.data)
                     print(f"  fixed point {100 * row['fixed_accuracy']:.2f} %, "

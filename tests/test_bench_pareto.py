@@ -54,5 +54,5 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
     assert [(a[1], a[4]) for a in ran] == [(0.0, 2), (2.0, 2)]
     assert len(out.read_text().splitlines()) == len(ROWS) + 2
     table = capsys.readouterr().out
-    assert "| digits | 2 | 0 | 8 | 3 | 95.00 ± 0.00 % |" in table
+    assert "| digits | 2 | 0 | 8 | max | 3 | 95.00 ± 0.00 % |" in table
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
