@@ -30,7 +30,7 @@ import tempfile
 
 def point_key(row) -> tuple:
     return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
-            row.get("weight_clip"), row["seed"])
+            row.get("weight_clip"), row.get("qat_epochs"), row["seed"])
 
 
 def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
@@ -57,15 +57,15 @@ def recipes(rows) -> list[dict]:
     groups = {}
     for r in rows:
         groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"],
-                           r.get("weight_clip")), []).append(r)
+                           r.get("weight_clip"), r.get("qat_epochs")), []).append(r)
     out = []
-    for (task, penalty, target, bits, clip), runs in sorted(groups.items(),
+    for (task, penalty, target, bits, clip, qat), runs in sorted(groups.items(),
                                                            key=lambda kv: str(kv[0])):
         acc = [r["fixed_accuracy"] for r in runs]
         ops = [r["synaptic_ops_per_sample"] for r in runs]
         sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
-                    "weight_bits": bits, "weight_clip": clip,
+                    "weight_bits": bits, "weight_clip": clip, "qat_epochs": qat,
                     "seeds": sorted(r["seed"] for r in runs),
                     "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
                     "synops_mean": statistics.fmean(ops), "synops_sd": sd(ops),
@@ -83,12 +83,14 @@ def recipes(rows) -> list[dict]:
 
 
 def print_table(rows) -> None:
-    print("| task | penalty | target | weight bits | weight clip | seeds | fixed-point accuracy | "
-          "synaptic ops per sample | dense MACs / synaptic ops | firing rate | train s | Pareto |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| task | penalty | target | weight bits | weight clip | QAT epochs | seeds | "
+          "fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
+          "firing rate | train s | Pareto |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes(rows):
         print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
-              f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {len(r['seeds'])} | "
+              f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {r['qat_epochs']} | "
+              f"{len(r['seeds'])} | "
               f"{100 * r['accuracy_mean']:.2f} ± "
               f"{100 * r['accuracy_sd']:.2f} % | {r['synops_mean']:,.0f} ± {r['synops_sd']:,.0f} | "
               f"{r['dense_macs'] / max(r['synops_mean'], 1):.1f}× | "
@@ -155,10 +157,12 @@ def main(argv=None) -> int:
     rows = load_rows(args.table or args.out)
     if not args.table:
         done = {point_key(r) for r in rows}
+        from spikeforge.train.trainer import RECIPES
+        qat = RECIPES[args.task].qat_epochs if args.qat_epochs is None else args.qat_epochs
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, penalty, args.target, bits, args.weight_clip, seed)
+                    key = (args.task, penalty, args.target, bits, args.weight_clip, qat, seed)
                     if key in done:
                         continue
                     print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
