@@ -75,3 +75,15 @@ def watchdog(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def load_benchmark(name: str):
+    """A module of ``benchmarks/`` (not a package) by its file name, for the tests that
+    share its code (the fuzzers' generators, the sweeps' bookkeeping)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,19 +2,15 @@
 front, a resumable JSON-lines file and the plot; the training runs themselves are the
 benchmark's (tests/test_train.py covers ``train_task`` with validation)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import load_benchmark
+
 
 def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pareto.py"
-    spec = importlib.util.spec_from_file_location("bench_pareto", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_pareto")
 
 
 def _row(penalty, seed, acc, ops):

@@ -2,18 +2,13 @@
 ends clean — loaded exactly, a legal variant, or one error of the project's kind — never a
 traceback, a hang or a silently different result (benchmarks/fuzz_files.py runs longer)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import require_extra
+from conftest import load_benchmark, require_extra
 
-_spec = importlib.util.spec_from_file_location(
-    "fuzz_files", Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_files.py")
-fuzz_files = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz_files)
+fuzz_files = load_benchmark("fuzz_files")
 
 
 @pytest.mark.parametrize("seed", [11, 12])

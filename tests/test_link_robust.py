@@ -5,14 +5,12 @@ The board is ``FakeBoard`` (benchmarks/fuzz_link.py): the link protocol with the
 model behind a pyserial-like port, with hooks that change what it sends.
 """
 
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import watchdog
+from conftest import load_benchmark, watchdog
 from spikeforge.boards import link
 from spikeforge.boards.host import Board, LinkError, NoBoardError
 from spikeforge.boards.link import REPLY, SYNC, Command, FrameDecoder, encode_frame, frame_lengths
@@ -22,15 +20,7 @@ from spikeforge.hdl.config import HardwareConfig
 from spikeforge.hdl.protocol import OutputKind, compare
 
 
-def _load_fuzz():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_link.py"
-    spec = importlib.util.spec_from_file_location("fuzz_link", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz_link = _load_fuzz()
+fuzz_link = load_benchmark("fuzz_link")
 FakeBoard, fake_board = fuzz_link.FakeBoard, fuzz_link.fake_board
 
 READ_REPLY = encode_frame(Command.READ | REPLY, bytes(range(8)))

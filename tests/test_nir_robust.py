@@ -1,18 +1,16 @@
 """NIR import and export on bad input: one-line NirErrors, no hang, nothing dropped
 silently, and every valid network round-trips exactly (alpha in [0, 1))."""
 
-import importlib.util
 import json
 import os
 import signal
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import require_extra, watchdog
+from conftest import load_benchmark, require_extra, watchdog
 
 nir = require_extra("nir", "nir")
 
@@ -25,15 +23,7 @@ from spikeforge.nir_io import (NirError, export_nir, graph_to_network, import_ni
                                network_to_nir, nir_to_float)
 
 
-def _load_fuzz():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_nir.py"
-    spec = importlib.util.spec_from_file_location("fuzz_nir", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz_nir = _load_fuzz()
+fuzz_nir = load_benchmark("fuzz_nir")
 
 
 def one_line(info) -> str:
