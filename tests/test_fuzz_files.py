@@ -2,7 +2,6 @@
 ends clean — loaded exactly, a legal variant, or one error of the project's kind — never a
 traceback, a hang or a silently different result (benchmarks/fuzz_files.py runs longer)."""
 
-
 import numpy as np
 import pytest
 
