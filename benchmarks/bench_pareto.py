@@ -6,7 +6,8 @@
 
 Every point is a whole ``spikeforge train`` run of the task's recipe with a
 validation split carved from the training samples (``--validation``, default
-0.1) and the best validation epoch kept (``--keep best``), then measured on the
+0.1) and the best validation epoch kept (``--keep best``; ``--validation 0``:
+the last epoch), then measured on the
 test set through the golden model: fixed-point accuracy, synaptic operations
 per sample, the dense RNN's multiply-accumulates, firing rate per spiking layer,
 training time. The test set never chooses anything. Each finished run is
@@ -30,7 +31,8 @@ import tempfile
 
 def point_key(row) -> tuple:
     return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
-            row.get("weight_clip"), row.get("qat_epochs"), row["seed"])
+            row.get("weight_clip"), row.get("qat_epochs"), row.get("validation_samples", 1) > 0,
+            row["seed"])
 
 
 def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
@@ -39,7 +41,8 @@ def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epoch
     with tempfile.TemporaryDirectory() as tmp:
         report = train_task(task, os.path.join(tmp, "net.npz"), seed=seed, epochs=epochs,
                             qat_epochs=qat_epochs, data=data, weight_bits=bits, weight_clip=clip,
-                            validation=validation, keep="best", rate_penalty=penalty,
+                            validation=validation, keep="best" if validation else "last",
+                            rate_penalty=penalty,
                             rate_target=target, progress=False)
     return {"task": task, "rate_penalty": penalty, "rate_target": target,
             "weight_bits": bits, "weight_clip": clip, "seed": seed, "epochs": report["epochs"],
@@ -57,15 +60,17 @@ def recipes(rows) -> list[dict]:
     groups = {}
     for r in rows:
         groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"],
-                           r.get("weight_clip"), r.get("qat_epochs")), []).append(r)
+                           r.get("weight_clip"), r.get("qat_epochs"),
+                           r.get("validation_samples", 1) > 0), []).append(r)
     out = []
-    for (task, penalty, target, bits, clip, qat), runs in sorted(groups.items(),
+    for (task, penalty, target, bits, clip, qat, validated), runs in sorted(groups.items(),
                                                            key=lambda kv: str(kv[0])):
         acc = [r["fixed_accuracy"] for r in runs]
         ops = [r["synaptic_ops_per_sample"] for r in runs]
         sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
                     "weight_bits": bits, "weight_clip": clip, "qat_epochs": qat,
+                    "kept": "best on validation" if validated else "last",
                     "seeds": sorted(r["seed"] for r in runs),
                     "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
                     "synops_mean": statistics.fmean(ops), "synops_sd": sd(ops),
@@ -83,14 +88,14 @@ def recipes(rows) -> list[dict]:
 
 
 def print_table(rows) -> None:
-    print("| task | penalty | target | weight bits | weight clip | QAT epochs | seeds | "
-          "fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
+    print("| task | penalty | target | weight bits | weight clip | QAT epochs | epoch kept | "
+          "seeds | fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
           "firing rate | train s | Pareto |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes(rows):
         print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
               f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {r['qat_epochs']} | "
-              f"{len(r['seeds'])} | "
+              f"{r['kept']} | {len(r['seeds'])} | "
               f"{100 * r['accuracy_mean']:.2f} ± "
               f"{100 * r['accuracy_sd']:.2f} % | {r['synops_mean']:,.0f} ± {r['synops_sd']:,.0f} | "
               f"{r['dense_macs'] / max(r['synops_mean'], 1):.1f}× | "
@@ -145,7 +150,9 @@ def main(argv=None) -> int:
     p.add_argument("--weight-clip", type=float, help="quantile a layer's weight scale is set "
                    "by (default: the largest weight; see spikeforge train --weight-clip)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--validation", type=float, default=0.1)
+    p.add_argument("--validation", type=float, default=0.1,
+                   help="held-out fraction of the training samples; the best epoch on it is "
+                        "kept (0: no validation, the last epoch is kept)")
     p.add_argument("--epochs", type=int, help="float epochs (default: the recipe's)")
     p.add_argument("--qat-epochs", type=int, help="QAT epochs (default: the recipe's)")
     p.add_argument("--data", metavar="DIR", help="QTDB folder for ecg")
@@ -162,7 +169,8 @@ def main(argv=None) -> int:
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, penalty, args.target, bits, args.weight_clip, qat, seed)
+                    key = (args.task, penalty, args.target, bits, args.weight_clip, qat,
+                           args.validation > 0, seed)
                     if key in done:
                         continue
                     print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
