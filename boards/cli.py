@@ -173,8 +173,18 @@ def _weight_memories(b, weights: str) -> list[str]:
     return [weights]
 
 
+def network_fit(net, config, b, weights: str) -> tuple[dict, str]:
+    """Whether ``net`` fits board ``b`` (``fit.fitting_config``): its JSON entry and one line."""
+    from .fit import FitError, fitting_config
+    try:
+        chosen, fit = fitting_config(net, config, b, weights)
+    except FitError as exc:
+        return {"fits": False, "error": str(exc)}, f"{b.name:<15} {net.name}: does NOT fit: {exc}"
+    return fit.to_json(), f"{b.name:<15} {net.name}: {_usage(fit)}, fits"
+
+
 def cmd_fit(args) -> int:
-    from .fit import FitError, ecg_shaped, fitting_config, largest_hidden
+    from .fit import FitError, ecg_shaped, largest_hidden
     from .targets import BOARDS
     cli = _cli()
     config = cli.hardware_config(args.lanes)
@@ -187,13 +197,8 @@ def cmd_fit(args) -> int:
         entry = {"board": name, "device": b.device.name,
                  "bram_available": b.device.bram_blocks, "spram_available": b.device.spram_blocks}
         if net is not None:
-            try:
-                chosen, fit = fitting_config(net, config, b, args.weights)
-                verdict = "fits"
-            except FitError as exc:
-                fit, verdict = None, f"does NOT fit: {exc}"
-            entry["network"] = fit.to_json() if fit else {"fits": False, "error": verdict[14:]}
-            lines.append(f"{name:<15} {net.name}: " + (f"{_usage(fit)}, " if fit else "") + verdict)
+            entry["network"], line = network_fit(net, config, b, args.weights)
+            lines.append(line)
         memories = _weight_memories(b, args.weights)
         entry["largest"] = []
         for where in memories:

@@ -142,6 +142,7 @@ def _fmt_int(n) -> str:
 
 def cmd_info(args) -> int:
     net = load_network(args.network)
+    config = hardware_config(args.lanes)
     report = network_report(net)
     lines = [f"network   {net.name}: {net.summary()}",
              f"synapses  {_fmt_int(net.synapses())}",
@@ -155,11 +156,27 @@ def cmd_info(args) -> int:
         lines.append(f"theta     tau {th.tau:.6g}, I0 {th.i0:.6g}, period {th.period:.6g}; tick "
                      f"{th.tick(K):.6g} (rotation {th.rotation}/2^{K}), trial {th.steps} ticks = "
                      f"{th.trial(K):.6g}")
+    from .boards.cli import network_fit
+    from .boards.fit import design_memories
+    from .boards.targets import BOARDS, board
+    memories = design_memories(net, config)
     for i, layer in enumerate(net.layers):
+        mine = {name.split(".")[2]: depth * width for name, depth, width, _ in memories
+                if name.startswith(f"layers.{i}.")}
+        report["layers"][i]["memory_bits"] = mine
         lines.append(f"layer {i}   {layer.name or '-'}: {layer.size} {layer.kind.value}"
                      f"{', recurrent' if layer.recurrent else ''}, accumulator "
                      f"{net.accumulator(i)}, scale {layer.scale:.4g}"
                      + (f", weight LSB 2^-{layer.weight_shift} of X" if net.theta else ""))
+        lines.append(f"          memory {sum(mine.values()):,} bits at P = {args.lanes}: "
+                     + ", ".join(f"{name} {bits:,}" for name, bits in mine.items()))
+    report["lanes"] = args.lanes
+    report["boards"] = {}
+    lines.append(f"boards    memory estimate at P = {args.lanes}, weights in block RAM, else SPRAM "
+                 f"(logic is not estimated: spikeforge build measures it):")
+    for name in BOARDS:
+        report["boards"][name], line = network_fit(net, config, board(name), "auto")
+        lines.append("          " + line)
     _emit(args, report, lines)
     return 0
 
@@ -519,8 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_board_parsers(sub)
     p = add_command(sub, "info", cmd_info, "describe a network: layers, formats, accumulator "
-                    "widths", ["spikeforge info builtin:ecg", "spikeforge info net.npz --json"])
+                    "widths, memory per layer and whether it fits each board",
+                    ["spikeforge info builtin:ecg", "spikeforge info net.npz --lanes 4 --json"])
     p.add_argument("network", metavar="NETWORK")
+    p.add_argument("--lanes", type=int, default=1, metavar="P", help=lanes_help)
     p = add_command(sub, "import", cmd_import, "import a trained network from another tool and "
                     "quantise it",
                     ["spikeforge import model.pth --from torch-srnn -o net.npz --weight-bits 8",

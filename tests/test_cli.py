@@ -55,6 +55,16 @@ def test_info(files, capsys):
     assert main(["info", str(net_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [l["size"] for l in report["layers"]] == [10, 3]
+    # memory per layer (weights: rows x neurons x weight bits at P = 1) and a board-fit table
+    from spikeforge.golden import Network
+    net = Network.load(net_path)
+    layer0 = net.layers[0]
+    rows = layer0.w_in.shape[0] + (layer0.size if layer0.recurrent else 0)
+    assert report["layers"][0]["memory_bits"]["weights"] == rows * layer0.size * net.formats.weight_bits
+    assert report["boards"]["icebreaker"]["fits"] and report["lanes"] == 1
+    assert main(["info", str(net_path), "--lanes", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "memory estimate at P = 4" in text and "tangnano9k" in text
 
 
 @pytest.mark.parametrize("make_bad,message", [
