@@ -316,6 +316,10 @@ def cmd_simulate(args) -> int:
     hardware_config(args.lanes)
     if args.output:
         check_output(args.output, "output file")
+    if args.plot_samples < 1:
+        raise CommandError(f"--plot-samples {args.plot_samples}: must be at least 1")
+    if args.plot and os.path.exists(args.plot) and not os.path.isdir(args.plot):
+        raise CommandError(f"--plot {args.plot}: exists and is not a folder")
     if args.waves and args.simulator == "golden":
         raise CommandError("--waves needs an RTL simulator (--simulator verilator or icarus)")
     if args.engine == "native" and args.simulator != "verilator":
@@ -327,7 +331,17 @@ def cmd_simulate(args) -> int:
     if args.output and result is not None:
         save_outputs(args.output, result)
         report["output"] = args.output
+    if args.plot and result is not None:
+        from .plots import PlotError, plot_samples
+        try:
+            report["plots"] = plot_samples(net, x, result, range(min(args.plot_samples, len(x))),
+                                           args.plot)
+        except PlotError as exc:
+            raise CommandError(str(exc)) from None
     lines = simulation_lines(net, report, args.input)
+    if report.get("plots"):
+        lines.append(f"plots      {len(report['plots'])} PNG files in {args.plot} (inputs, a spike "
+                     f"raster per spiking layer, the readout)")
     if args.output:
         lines.append(f"wrote      {args.output}" if result is not None else
                      f"not written {args.output}: the RTL's outputs did not decode")
@@ -580,6 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
                     ["spikeforge simulate builtin:digits --input test.npz",
                      "spikeforge simulate net.npz --input test.npz --simulator verilator "
                      "--lanes 2 -o out.npz",
+                     "spikeforge simulate builtin:ecg --input ecg.test.npz --plot plots/ "
+                     "--plot-samples 2",
                      "spikeforge simulate net.npz --input test.npz --simulator icarus "
                      "--samples 4 --waves waves/"])
     p.add_argument("network", metavar="NETWORK")
@@ -596,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", metavar="DIR", help="record waveforms (cocotb engine) into DIR")
     p.add_argument("-o", "--output", metavar="OUT.npz",
                    help="write decisions, readout values, spike and operation counts per sample")
+    p.add_argument("--plot", metavar="DIR",
+                   help="draw the first samples into DIR/sample-N.png: input events, a spike "
+                        "raster per spiking layer, the readout traces (needs matplotlib: the "
+                        "bench extra)")
+    p.add_argument("--plot-samples", type=int, default=4, metavar="N",
+                   help="how many samples --plot draws (default 4)")
     p = add_command(sub, "compile", cmd_compile,
                     "generate the accelerator: Verilog, JSON manifest and memory images",
                     ["spikeforge compile builtin:ecg -o ecg-rtl",

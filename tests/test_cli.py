@@ -263,3 +263,20 @@ def test_simulate_takes_short_output_and_samples(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "n.npz"), "--input", str(tmp_path / "x.npz"),
                  "--samples", "0"]) == 2
     assert "--samples 0: must be at least 1" in capsys.readouterr().err
+
+
+def test_simulate_plots_the_first_samples(tmp_path, capsys):
+    net = random_network(3, 4, (6,), 3)
+    net.save(tmp_path / "n.npz")
+    save_inputs(tmp_path / "x.npz", random_events(1, 5, 6, 4))
+    base = ["simulate", str(tmp_path / "n.npz"), "--input", str(tmp_path / "x.npz"), "--quiet"]
+    assert main(base + ["--plot", str(tmp_path / "p"), "--plot-samples", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(report["plots"]) == [str(tmp_path / "p" / f"sample-{n}.png") for n in (0, 1)]
+    for path in report["plots"]:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "p").glob("*.tmp*"))
+    (tmp_path / "afile").write_text("x")
+    assert main(base + ["--plot", str(tmp_path / "afile")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
