@@ -49,6 +49,7 @@ def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epoch
             "qat_epochs": report["qat_epochs"], "kept_epoch": report["kept_epoch"],
             "validation_samples": report["validation_samples"],
             "valid_fixed_accuracy": report["valid_fixed_accuracy"],
+            "float_accuracy": report["float_accuracy"],   # the float network, end of float phase
             "fixed_accuracy": report["fixed_accuracy"], "firing_rate": report["firing_rate"],
             "synaptic_ops_per_sample": report["synaptic_ops_per_sample"],
             "dense_macs_per_sample": report["dense_macs_per_sample"],
@@ -73,6 +74,10 @@ def recipes(rows) -> list[dict]:
                     "kept": "best on validation" if validated else "last",
                     "seeds": sorted(r["seed"] for r in runs),
                     "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
+                    # fixed point minus float, where the runs recorded the float accuracy
+                    "quantisation_loss_mean": (statistics.fmean(
+                        r["float_accuracy"] - r["fixed_accuracy"] for r in runs)
+                        if all(r.get("float_accuracy") is not None for r in runs) else None),
                     "synops_mean": statistics.fmean(ops), "synops_sd": sd(ops),
                     "dense_macs": runs[0]["dense_macs_per_sample"],
                     "firing_rate_mean": [statistics.fmean(r["firing_rate"][i] for r in runs)

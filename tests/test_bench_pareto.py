@@ -32,6 +32,10 @@ def test_recipes_mean_sd_and_front():
     assert rows[0.0]["accuracy_sd"] == pytest.approx(0.0141421, rel=1e-4)
     assert rows[2.0]["synops_mean"] == 11_000 and rows[2.0]["seeds"] == [0, 1]
     assert [rows[p]["pareto"] for p in (0.0, 2.0, 8.0)] == [False, True, False]
+    assert rows[0.0]["quantisation_loss_mean"] is None          # no float accuracy recorded
+    with_float = [{**r, "float_accuracy": r["fixed_accuracy"] + 0.01} for r in ROWS]
+    loss = {r["rate_penalty"]: r["quantisation_loss_mean"] for r in bench.recipes(with_float)}
+    assert loss[2.0] == pytest.approx(0.01)
 
 
 def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
