@@ -47,7 +47,7 @@ from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float,
 
 __all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
            "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "weight_reference",
-           "check_state_raw",
+           "check_weight_clip", "check_state_raw",
            "dequantize"]
 
 
@@ -316,13 +316,18 @@ def _quantize_theta(net: FloatNetwork, formats: Formats | None) -> Network:
         raise QuantizeError(str(exc)) from None
 
 
+def check_weight_clip(clip: float | None) -> None:
+    """A weight clip is a quantile, 0 < clip < 1, or None (the largest weight)."""
+    if clip is not None and not 0 < clip < 1:
+        raise QuantizeError(f"weight_clip {clip!r}: expected a quantile, 0 < clip < 1 (or none)")
+
+
 def weight_reference(weights, clip: float | None = None) -> float:
     """The magnitude a layer's weight scale is set by (``layer_scales``): the largest |folded
     weight| of ``weights`` (arrays, None skipped), or with ``clip`` (0 < clip < 1) that
     quantile of them, so that the few larger weights saturate instead of coarsening every
     other one. The QAT twin (``train.srnn``) uses this too."""
-    if clip is not None and not 0 < clip < 1:
-        raise QuantizeError(f"weight_clip {clip!r}: expected a quantile, 0 < clip < 1 (or none)")
+    check_weight_clip(clip)
     values = [np.abs(np.asarray(w, np.float64)).ravel() for w in weights if w is not None]
     values = np.concatenate(values) if values else np.zeros(0)
     if values.size == 0:

@@ -211,9 +211,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         if trainer.epoch >= recipe.epochs:  # float phase done before: measure it now
             measured["float_accuracy"] = evaluate_float(trainer.model, xte, yte)
     start = time.perf_counter()
-    validating = len(xval) > 0
-    trainer.fit(xtr, ytr, *((xval, yval) if validating else ()), eval_fn=on_phase_end,
-                eval_every=0)
+    trainer.fit(xtr, ytr, xval, yval, eval_fn=on_phase_end, eval_every=0)
     seconds = time.perf_counter() - start
     if recipe.keep == "best":
         trainer.use_best()

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from spikeforge.golden import Decision, Formats, NeuronKind, accuracy, quantize, simulate, simulate_float
+from spikeforge.golden.reference import check_weight_clip
 
 from .checkpoint import read_checkpoint, write_checkpoint
 from .srnn import SRNN, LayerSpec
@@ -57,9 +58,7 @@ class Recipe:
             raise ValueError(f"Recipe {self.name}: keep {self.keep!r} (allowed: 'last', 'best')")
         if self.keep == "best" and not self.validation:
             raise ValueError(f"Recipe {self.name}: keep 'best' needs a validation fraction > 0")
-        if self.weight_clip is not None and not 0 < self.weight_clip < 1:
-            raise ValueError(f"Recipe {self.name}: weight_clip {self.weight_clip!r} (allowed: a "
-                             f"quantile, 0 < clip < 1, or None for the largest weight)")
+        check_weight_clip(self.weight_clip)     # before any training, as quantize would
         if not 0 <= self.validation < 1:
             raise ValueError(f"Recipe {self.name}: validation {self.validation!r} (allowed: "
                              f"0 <= fraction < 1)")
@@ -191,7 +190,7 @@ class Trainer:
             qat_epochs: int | None = None, eval_fn=None, eval_every: int = 0) -> list[dict]:
         """Float epochs (cosine-decayed Adam), then QAT epochs; returns per-epoch records.
 
-        With a validation set, every epoch's network is measured on it in fixed point
+        With a validation set (not empty), every epoch's network is measured on it in fixed point
         (the QAT twin, equal to the golden model; ``valid_fixed_accuracy``) and the best
         epoch's parameters are kept in ``self.best`` (``use_best`` loads them)."""
         r = self.recipe
@@ -216,7 +215,7 @@ class Trainer:
                 rec = self.run_epoch(x, y, optimizer, quant=phase == "qat",
                                      desc=f"{r.name} {phase} {e + 1}/{n}")
                 rec.update(lr=lr, seconds=time.perf_counter() - start)
-                if x_valid is not None:
+                if x_valid is not None and len(x_valid):
                     self._validate(rec, x_valid, y_valid)
                 if eval_fn is not None and eval_every and (e + 1) % eval_every == 0 or \
                         eval_fn is not None and e == n - 1:
