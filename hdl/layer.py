@@ -49,7 +49,7 @@ class LayerCore(wiring.Component):
     pass (and starts a new spike list); ``clear`` zeroes state, accumulators and the
     spike list; ``scan`` streams the spikes of the last update as indices on ``spikes``
     (``hdl.spikes.SpikeList``: produced once, no pass over the state; ``scan`` with ``update``
-streams them as the update appends them); ``ro_addr`` reads a state
+    streams them as the update appends them); ``ro_addr`` reads a state
     word onto ``state`` when nothing else uses the port. ``cfg_*`` reach the
     weight and parameter memories (``cfg_rdata`` three clocks after ``cfg_re``).
     ``spram_weights`` puts the weights in ``hdl.spram.SPRAMWeights``. A theta layer

@@ -104,14 +104,14 @@ def sample_phases(network: Network) -> list[Phase]:
 # -- phase lengths (clocks the sequencer spends in the phase) --
 
 def _latencies():
-    from .neuron import engine_stages
     from .spikes import EMPTY_LENGTH, STREAM_LATENCY
-    from .theta import theta_stages
-    return STREAM_LATENCY, EMPTY_LENGTH, engine_stages, theta_stages
+    return STREAM_LATENCY, EMPTY_LENGTH
 
 
 def _stages(network: Network, index: int) -> int:
-    _, _, engine_stages, theta_stages = _latencies()
+    """The pipeline stages of layer ``index``'s neuron (or theta) engine."""
+    from .neuron import engine_stages
+    from .theta import theta_stages
     kind = network.layers[index].kind
     return theta_stages(network.theta.rotation) if kind is NeuronKind.THETA else engine_stages(kind)
 
@@ -120,14 +120,14 @@ def feed_length(spikes, words_dst: int):
     """The start clock; an empty list's busy clocks; or the list's latency, one event per
     ``words_dst`` clocks (the synapse engine takes the next event as it issues the last word
     of the one before), the engine's drain and the clock that sees it idle."""
-    latency, empty, _, _ = _latencies()
+    latency, empty = _latencies()
     spikes = np.asarray(spikes)
     return 1 + np.where(spikes > 0, latency + spikes * words_dst + SYNAPSE_DRAIN + 1, empty)
 
 
 def emit_length(spikes):
     """The start clock; an empty list's busy clocks; or the latency and one record a clock."""
-    latency, empty, _, _ = _latencies()
+    latency, empty = _latencies()
     spikes = np.asarray(spikes)
     return 1 + np.where(spikes > 0, latency + spikes, empty)
 
