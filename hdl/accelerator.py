@@ -6,10 +6,11 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..golden.network import Decision, Network, NeuronKind
-from .config import (COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap, HardwareConfig,
-                     config_signature)
+from .config import (ANSWER_LATENCY, COUNTER_BITS, DATA_BITS, ID_VALUE, REGISTERS, AddressMap,
+                     HardwareConfig, config_signature)
 from . import mutants, schedule
 from .layer import LayerCore
+from .neuron import stagers
 from .protocol import InputKind, OutputKind, input_layout, output_layout
 
 __all__ = ["Accelerator"]
@@ -444,14 +445,13 @@ class Accelerator(wiring.Component):
         for i, counter in enumerate(spikes):
             registers[REGISTERS["SPIKES"] + i] = counter
         reg_region = amap.regions[0]
-        # a read answers three clocks after its decision, as the layers' read data (the memory
-        # read, the word registered, the lane selected and registered); a register's value
-        # waits as long
-        reg_data, reg_answer = Signal(DATA_BITS), Signal(DATA_BITS)
-        answering, registering, reg_held = Signal(), Signal(), Signal(DATA_BITS)
-        m.d.sync += [answering.eq(bus.r_stb), registering.eq(answering),
-                     bus.r_valid.eq(registering), reg_data.eq(0), reg_held.eq(reg_data),
-                     reg_answer.eq(reg_held)]
+        # a read answers ANSWER_LATENCY clocks after its decision, as the layers' read data
+        # does; a register's value (registered once below) waits as long
+        reg_data = Signal(DATA_BITS)
+        m.d.sync += reg_data.eq(0)
+        _, delay = stagers(m)
+        reg_answer = delay(reg_data, ANSWER_LATENCY - 1)
+        m.d.comb += bus.r_valid.eq(delay(bus.r_stb, ANSWER_LATENCY))
         hit_regs = (bus.addr >> reg_region.offset_bits) == 0
         with m.If(bus.r_stb & hit_regs):
             with m.Switch(bus.addr[:reg_region.offset_bits]):

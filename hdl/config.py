@@ -17,6 +17,11 @@ __all__ = ["HardwareConfig", "AddressMap", "Region", "config_signature",
 
 #: Width of the configuration bus data and of every counter (counters wrap).
 DATA_BITS = 32
+#: Clocks from a configuration strobe to the core's decision on it (the request is registered).
+REQUEST_LATENCY = 1
+#: Clocks from that decision to a read's answer (``r_valid``): the memory read, the word
+#: registered, the layer's lane-selected read data registered (``hdl.layer.LayerCore``).
+ANSWER_LATENCY = 3
 COUNTER_BITS = 32
 #: Read at address 0: "SF" and protocol version 3 (2 added DROPPED_EVENTS, 3 STEP_CYCLES
 #: and INPUT_CYCLES).
@@ -135,8 +140,8 @@ class AddressMap:
     refused (a write is dropped, a read answers 0) and sets the refused flag.
     Registers can be read at any time. Values are sign-extended (unsigned decay
     factors zero-extended) and writes keep the low ``bits`` bits. The core registers
-    each request: a write takes effect one clock after its strobe, a read answers
-    (``r_valid``) four clocks after it.
+    each request: a write takes effect ``REQUEST_LATENCY`` clock after its strobe, a read
+    answers (``r_valid``) ``REQUEST_LATENCY + ANSWER_LATENCY`` (four) clocks after it.
     """
 
     def __init__(self, network: Network, config: HardwareConfig):

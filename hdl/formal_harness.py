@@ -39,7 +39,7 @@ from . import accelerator as _accelerator_module
 from . import layer as _layer_module
 from . import mutants
 from .accelerator import Accelerator
-from .config import DATA_BITS, REGISTERS, HardwareConfig
+from .config import ANSWER_LATENCY, DATA_BITS, REGISTERS, REQUEST_LATENCY, HardwareConfig
 from .layer import LayerCore, layer_memories
 from .protocol import InputKind, OutputKind
 from .synapse import VALUE_MODES, SynapseEngine
@@ -109,11 +109,6 @@ class _Request:
             self.addr, self.w_data, self.w_stb, self.r_stb = later
 
 
-#: Clocks from the host's configuration strobe to the accelerator's decision on it.
-REQUEST_LATENCY = 1
-#: Clocks from that decision to the read's answer (``r_valid``): the memory read, the word
-#: registered, then the layer's registered read data.
-ANSWER_LATENCY = 3
 
 
 def _ungated_core(port):

@@ -256,7 +256,7 @@ PROOFS = {p.name: p for p in [
           _synapse(rows=2, words=2, lanes=1, values="signed"), "prove", 8, "input_sign_ignored"),
     Proof("config_interlock_strobes",
           "Accelerator: no layer-core memory strobe while busy; a refused read answers 0",
-          # depth: formal_harness.ANSWER_LATENCY + 1 (the claim looks back that far)
+          # depth: hdl.config.ANSWER_LATENCY + 1 (the claim looks back that far)
           _interlock(False), "prove", 4, "config_no_interlock"),
     Proof("config_interlock_model",
           "Accelerator: refused flag in CONTROL; a memory element keeps its value across "
