@@ -67,7 +67,7 @@ def test_fake_quantisation_equals_golden_quantize(clip):
         saturated = sum(int((np.abs(l.w_in) == fmt.weight.max).sum()) for l in net.layers)
         assert (saturated > 3) == (clip is not None)     # a tenth of the weights saturate
         for layer, golden in zip(model.layers, net.layers):
-            p = layer.integer_params(fmt)
+            p = layer.integer_params(fmt, weight_clip=model.weight_clip)
             for name in ("w_in", "w_rec", "bias", "alpha", "rho", "b0", "adapt"):
                 if p[name] is None:
                     assert getattr(golden, name) is None

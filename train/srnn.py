@@ -171,8 +171,10 @@ class SRNNLayer(nn.Module):
 
     # -- fake quantisation mirroring golden.reference.quantize --
 
-    def integer_params(self, formats: Formats, where: str = "layer") -> dict:
-        """Raw integer parameters (float64 tensors holding integers, STE gradients)."""
+    def integer_params(self, formats: Formats, where: str = "layer",
+                       weight_clip: float | None = None) -> dict:
+        """Raw integer parameters (float64 tensors holding integers, STE gradients); the
+        weight scale as ``golden.quantize(..., weight_clip=)`` sets it."""
         one = float(1 << formats.decay_bits)
         dmax = float(formats.decay.max)
         alpha, rho = self.decays()
@@ -184,7 +186,7 @@ class SRNNLayer(nn.Module):
         with torch.no_grad():
             largest = weight_reference(
                 [w_in.detach().numpy(), None if w_rec is None else w_rec.detach().numpy()],
-                self.weight_clip)
+                weight_clip)
         scale, state_scale = layer_scales(largest, formats)
         wlo, whi = formats.weight.min, formats.weight.max
         slo, shi = formats.state.min, formats.state.max
@@ -226,7 +228,6 @@ class SRNN(nn.Module):
             if spec.kind is NeuronKind.LI and i != len(specs) - 1:
                 raise ValueError(f"layer {i}: 'li' is only allowed for the readout")
             layers.append(SRNNLayer(n_in, spec, generator))
-            layers[-1].weight_clip = weight_clip
             n_in = spec.size
         self.layers = nn.ModuleList(layers)
 
@@ -293,7 +294,8 @@ class SRNN(nn.Module):
         batch, steps, _ = x.shape
         one = float(1 << formats.decay_bits)
         slo, shi, ovf, rnd = formats.state.min, formats.state.max, formats.overflow, formats.rounding
-        prm = [layer.integer_params(formats, f"layer {i}" + (f" ({layer.name})" if layer.name else ""))
+        prm = [layer.integer_params(formats, f"layer {i}" + (f" ({layer.name})" if layer.name else ""),
+                                    self.weight_clip)
                for i, layer in enumerate(self.layers)]
         guard = float(1 << formats.guard_bits)       # the synaptic input in state units
         drive0 = torch.matmul(x, prm[0]["w_in"]) * guard  # exact: small integers
