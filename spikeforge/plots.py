@@ -14,6 +14,7 @@ import numpy as np
 
 from .golden.network import Network, NeuronKind
 from .golden.simulate import Result
+from .golden.theta import unpack_state
 
 __all__ = ["PlotError", "plot_samples"]
 
@@ -48,11 +49,10 @@ def plot_samples(network: Network, x, result: Result, samples, folder) -> list[s
             ax.scatter(t, neuron, s=4, c="k", marker="|")
             ax.set_ylim(-0.5, layer.size - 0.5)
             ax.set_ylabel(f"layer {i}\n{layer.kind.value}", fontsize=8)
-        readout = result.readout[n].astype(np.float64)
-        if theta:   # the packed theta state's p (the value above the phase)
-            readout = np.floor(readout / float(1 << network.formats.state_bits))
+        if theta:   # the packed theta state's p (``golden.theta.pack_state``)
+            readout = unpack_state(result.readout[n], network.formats.state_bits)[0]
         else:
-            readout = readout * network.layers[-1].scale
+            readout = result.readout[n] * network.layers[-1].scale
         axes[-1].plot(np.arange(steps), readout, linewidth=0.8)
         axes[-1].set_ylabel("readout", fontsize=8)
         axes[-1].set_xlabel("step")
