@@ -136,11 +136,26 @@ def plot(rows, path) -> None:
     plt.close(fig)
 
 
+class SweepFileError(ValueError):
+    """A sweep file that does not hold runs; the message names the file and the line."""
+
+
 def load_rows(path) -> list[dict]:
+    """The runs saved in ``path`` (none if it does not exist); a line that is not a run's JSON
+    object stops with one line naming the file and the line."""
     rows = []
     if path and os.path.exists(path):
-        with open(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        with open(path, errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    point_key(row), row["fixed_accuracy"], row["synaptic_ops_per_sample"]
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise SweepFileError(f"{path}: line {number}: not a run "
+                                         f"({exc.__class__.__name__}: {exc})") from None
+                rows.append(row)
     return rows
 
 
@@ -166,7 +181,11 @@ def main(argv=None) -> int:
     p.add_argument("--plot", metavar="PNG")
     p.add_argument("--json", action="store_true", help="print the recipes' rows as JSON")
     args = p.parse_args(argv)
-    rows = load_rows(args.table or args.out)
+    try:
+        rows = load_rows(args.table or args.out)
+    except SweepFileError as exc:
+        print(f"bench_pareto: error: {exc}", file=sys.stderr)
+        return 2
     if not args.table:
         done = {point_key(r) for r in rows}
         from spikeforge.train.trainer import RECIPES

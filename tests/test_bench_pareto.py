@@ -56,3 +56,15 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
     table = capsys.readouterr().out
     assert "| digits | 2 | 0 | 8 | max | 20 | best on validation | 3 | 95.00 ± 0.00 % |" in table
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_corrupt_sweep_file_is_one_line(tmp_path, capsys):
+    bench = _bench()
+    path = tmp_path / "sweep.jsonl"
+    good = json.dumps(ROWS[0])
+    for bad in (good[:-7], '{"task": "digits"}', "[1, 2]", "\x00\xff garbage"):
+        path.write_text(good + "\n" + bad + "\n")
+        assert bench.main(["--table", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"bench_pareto: error: {path}: line 2: not a run")
+        assert len(captured.err.splitlines()) == 1 and captured.out == ""

@@ -340,7 +340,9 @@ def test_checkpoint_fields_are_validated(tmp_path):
     good = {"model": trainer.model.state_dict(), "epoch": 1, "seed": 7, "recipe": "tiny",
             "history": "[]", "phase": "float", "optimizer": None}
     for field, value, message in (("epoch", -1, "epoch"), ("phase", "warm", "phase"),
-                                  ("history", "{", "history"), ("model", [1], "model")):
+                                  ("history", "{", "history"), ("model", [1], "model"),
+                                  ("best", {"epoch": 1}, "best"),
+                                  ("best", {"epoch": 1, "score": 0.5, "state": [1]}, "best")):
         path = tmp_path / f"{field}.ckpt"
         torch.save({**good, field: value}, path)
         with pytest.raises(ValueError, match=message):
