@@ -24,20 +24,14 @@ from spikeforge.golden.network import NeuronKind
 from spikeforge.golden.randnet import random_events, random_network
 from spikeforge.hdl import schedule
 from spikeforge.hdl.config import HardwareConfig
-from spikeforge.sim.rtl import run_rtl
-
-QTDB_HZ = 250.0
+from spikeforge.bench.measure import QTDB_HZ, BenchError, checked_rtl
 
 
 def run(net, x, lanes, emit_spikes=True):
-    config = HardwareConfig(lanes=lanes, emit_spikes=emit_spikes)
-    outcome = run_rtl(net, x, simulator="verilator", engine="native", config=config)
-    if outcome.mismatches:
-        raise SystemExit(f"RTL differs from golden: {outcome.mismatches[:3]}")
-    model = int(schedule.cycles(net, config, outcome.golden, x).sum())
-    cycles = outcome.counters["CYCLES"] - outcome.counters["STALL_CYCLES"]
-    if model != cycles:
-        raise SystemExit(f"cycle model {model} != CYCLES {cycles}")
+    try:
+        outcome, cycles, _ = checked_rtl(net, x, lanes, emit_spikes=emit_spikes, say=lambda m: None)
+    except BenchError as exc:
+        raise SystemExit(str(exc)) from None
     return outcome, cycles
 
 

@@ -526,6 +526,40 @@ def cmd_demo(args) -> int:
     return 0 if ok else EXIT_MISMATCH
 
 
+def cmd_bench(args) -> int:
+    from .bench import SECTIONS, BenchError, Plan, run
+    from .bench.report import write
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    out = Path(args.output)
+    try:
+        rows = run(Plan.make(args.quick), out, sections=args.sections, qtdb=args.qtdb,
+                   builds=args.builds, say=say)
+    except BenchError as exc:
+        raise CommandError(f"bench: {exc}", EXIT_MISMATCH) from None
+    command = "spikeforge bench" + (" --quick" if args.quick else "") + \
+        ("" if list(args.sections) == list(SECTIONS) else " --sections " + " ".join(args.sections))
+    report = write(rows, out, command)
+    if args.json:
+        print(json.dumps({"report": str(report), "rows": str(out / "bench.jsonl"),
+                          "measurements": rows}))
+        return 0
+    meta = rows[0]
+    print(f"report     {report}")
+    print(f"rows       {out / 'bench.jsonl'} ({len(rows) - 1} measurements, "
+          f"{meta['seconds'] / 60:.1f} minutes)")
+    for r in rows[1:]:
+        if r["section"] == "throughput":
+            print(f"throughput P = {r['lanes']}: {r['synops_per_clock']} synaptic ops/clock "
+                  f"({r['of_limit']} of the limit)")
+        elif r["section"] == "workloads" and "lanes" in r:
+            print(f"{r['network']:<20} P = {r['lanes']}: golden {100 * r['golden_accuracy']:.2f} %, "
+                  f"RTL {100 * r['rtl_accuracy']:.2f} %, {r['cycles_per_inference']:,.0f} "
+                  f"cycles/inference (cycle model equal)")
+        elif r["section"] == "boards" and r.get("status") == "built":
+            print(f"{r['board']:<20} P = {r['lanes']}: Fmax {r['fmax_mhz']} MHz")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="spikeforge",
@@ -618,6 +652,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "bench extra)")
     p.add_argument("--plot-samples", type=int, default=4, metavar="N",
                    help="how many samples --plot draws (default 4)")
+    p = add_command(sub, "bench", cmd_bench,
+                    "measure every figure spikeforge claims in one run (RTL throughput, "
+                    "accuracy, software speed, board builds) and write a report with plots",
+                    ["spikeforge bench --quick -o bench/",
+                     "spikeforge bench -o docs/ --sections throughput workloads",
+                     "spikeforge bench --quick --json > bench.json"])
+    p.add_argument("--quick", action="store_true",
+                   help="subsets (10 ECG records, 100 digits, P = 1, one board build): under 10 "
+                        "minutes on 2 cores; the full run takes about an hour")
+    p.add_argument("-o", "--output", default="spikeforge-bench", metavar="DIR",
+                   help="where bench.jsonl, benchmarks.md and the plots go "
+                        "(default ./spikeforge-bench)")
+    p.add_argument("--builds", metavar="DIR", help="keep the board builds in DIR (default: a "
+                   "temporary folder; builds are cached by content either way)")
+    from .bench import SECTIONS
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                   metavar="SECTION", help=f"what to measure (default all: {', '.join(SECTIONS)})")
+    p.add_argument("--qtdb", metavar="DIR", help="QTDB folder (default $SPIKEFORGE_QTDB or "
+                   "../shared/data/qtdb)")
     p = add_command(sub, "compile", cmd_compile,
                     "generate the accelerator: Verilog, JSON manifest and memory images",
                     ["spikeforge compile builtin:ecg -o ecg-rtl",
