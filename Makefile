@@ -9,7 +9,7 @@ JOBS   ?= 2
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,train,nir,boards,bench]"
+	$(BIN)/python -m pip install -q -e ".[dev,train,nir,boards,bench,sweep]"
 	$(BIN)/python -m pip install -q --no-deps norse nirtorch
 	touch $@
 

@@ -1,8 +1,9 @@
-"""Generate the accelerator for a network: Verilog, memory images and a manifest.
+"""Generate the accelerator for a network: Verilog and a manifest.
 
 ``compile_network(network, config, outdir)`` writes ``accelerator.v`` (top
-module ``TOP_NAME``), ``manifest.json`` and one ``.hex`` image per memory,
-and returns the manifest dict.
+module ``TOP_NAME``; every memory's initial contents are inline in it) and
+``manifest.json``, and returns the manifest dict. No separate memory images
+are written: the Verilog is the one place the contents are.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .accelerator import Accelerator
 from .config import AddressMap, HardwareConfig
 from .layer import layer_memories
 from .neuron import state_layout
+from .protocol import streams_json
 from .spram import SPRAM_PRIMITIVES
 
 __all__ = ["compile_network", "verilator_lint_args", "TOP_NAME", "VERILATOR_WAIVED",
@@ -60,11 +62,6 @@ def _words(size: int, lanes: int) -> int:
     return -(-size // lanes)
 
 
-def _pack_rows(init: np.ndarray, bits: int) -> list[int]:
-    mask = (1 << bits) - 1
-    return [sum((int(v) & mask) << (lane * bits) for lane, v in enumerate(row)) for row in init]
-
-
 def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig(), *,
                  platform=None) -> str:
     """The accelerator's Verilog, reproducible (no source locations). ``platform``
@@ -75,16 +72,16 @@ def emit_verilog(network: Network, config: HardwareConfig = HardwareConfig(), *,
 
 
 def compile_network(network: Network, config: HardwareConfig, outdir) -> dict:
-    """Write ``accelerator.v``, ``manifest.json`` and ``<memory>.hex`` into ``outdir``.
+    """Write ``accelerator.v`` and ``manifest.json`` into ``outdir``.
 
     The folder is written whole or not at all: the files go into a temporary folder that
     then replaces ``outdir`` (``golden.files.atomic_folder``), so an interrupted or failed
-    compile leaves the previous output as it was and a new one has no stale images. A
+    compile leaves the previous output as it was and a new one has no stale files. A
     non-empty ``outdir`` that is not an earlier compile output (no manifest.json) is refused.
 
     The weights of ``config.spram_layers`` are ``SB_SPRAM256KA`` instances (iCE40 UP5K)
     in the Verilog: they have no initial contents, the host writes them (the manifest's
-    memory entry says so and names no image)."""
+    memory entry says so)."""
     if not isinstance(network, Network):
         raise TypeError(f"compile_network: network must be a spikeforge Network, not {network!r}")
     with atomic_folder(outdir, "manifest.json", "compile output") as tmp:
@@ -108,24 +105,22 @@ def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> di
     for i, layer in enumerate(network.layers):
         acc_bits = network.accumulator(i).width
         words = _words(layer.size, P)
-        images = {name: (data.Layout.cast(data.ArrayLayout(shape, P)).size // P, init)
+        shapes = {name: (data.Layout.cast(data.ArrayLayout(shape, P)).size // P, init)
                   for name, (shape, init) in layer_memories(layer, f, P, acc_bits).items()}
-        images["acc"] = (acc_bits, np.zeros((words, P), np.int64))
-        images["state"] = (state_layout(layer.kind, f).size, np.zeros((words, P), np.int64))
-        for name, (bits, init) in images.items():
+        shapes["acc"] = (acc_bits, np.zeros((words, P), np.int64))
+        shapes["state"] = (state_layout(layer.kind, f).size, np.zeros((words, P), np.int64))
+        for name, (bits, init) in shapes.items():
+            # a word holds one value per lane, lane 0 in the low bits
             entry = {"name": f"layers.{i}.{name}", "instance": f"layer{i}.mem_{name}",
                      "depth": int(init.shape[0]), "width": bits * P, "lanes": P,
-                     "lane_bits": bits, "writable": name not in ("acc", "state")}
+                     "lane_bits": bits, "lane_order": "lane 0 in the low bits",
+                     "writable": name not in ("acc", "state")}
             if name == "weights" and i in config.spram_layers:
-                memories.append({**entry, "primitive": "SB_SPRAM256KA", "image": None,
+                memories.append({**entry, "primitive": "SB_SPRAM256KA",
+                                 "contents": "none: written through the configuration port",
                                  "loaded_at_run_time": True})
                 continue
-            filename = f"layer{i}_{name}.hex"
-            digits = -(-bits * P // 4)
-            with open(outdir / filename, "w") as fh:
-                for word in _pack_rows(init, bits):
-                    fh.write(f"{word:0{digits}x}\n")
-            memories.append({**entry, "image": filename})
+            memories.append({**entry, "contents": "initialised in accelerator.v"})
 
     W = [_words(l.size, P) for l in network.layers]
     silent, worst = (int(schedule.per_step_cycles(network, config, r, x)[0, 0])
@@ -147,6 +142,7 @@ def _write_outputs(network: Network, config: HardwareConfig, outdir: Path) -> di
         "formats": f.to_json(),
         "clock": {"clk": "rising edge", "rst": "synchronous, active high"},
         "ports": ports,
+        "streams": streams_json(network),
         "memories": memories,
         "address_map": AddressMap(network, config).to_json(),
         "cycles": {"model": "hdl.schedule.cycles: CYCLES - STALL_CYCLES of each sample, exactly",

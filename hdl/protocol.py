@@ -41,7 +41,7 @@ from ..golden.simulate import Result, check_inputs
 __all__ = [
     "InputKind", "OutputKind", "input_layout", "output_layout", "event_layout", "readout_bits",
     "pack", "unpack", "encode_inputs", "Decoded", "decode_outputs", "compare", "ProtocolError",
-    "expected_records", "compare_records",
+    "expected_records", "compare_records", "streams_json",
 ]
 
 
@@ -90,6 +90,37 @@ def event_layout(rows: int, value_bits: int | None) -> data.StructLayout:
     if value_bits is not None:
         fields["value"] = signed(value_bits)
     return data.StructLayout(fields)
+
+
+def _layout_json(layout: data.StructLayout) -> dict:
+    fields = []
+    for name, field in layout:
+        shape = field.shape
+        entry = {"name": name, "offset": field.offset, "width": field.width}
+        if isinstance(shape, type) and issubclass(shape, enum.Enum):
+            entry["values"] = {k.name: k.value for k in shape}
+        else:
+            entry["signed"] = Shape.cast(shape).signed
+        fields.append(entry)
+    return {"width": layout.size, "fields": fields}
+
+
+def streams_json(network: Network) -> dict:
+    """The two streams' payload encodings (fields LSB first, the kinds' codes) and their
+    order, as the manifest states them (this module's docstring in full)."""
+    return {
+        "handshake": "valid/ready: a record moves on a clock edge with both high",
+        "events": {**_layout_json(input_layout(network)),
+                   "order": "per step: EVENT records (channels increasing; value +-1 or a "
+                            "signed level), then END_STEP; END_SAMPLE after the last step"},
+        "results": {**_layout_json(output_layout(network)),
+                    "order": "per step: SPIKE(layer, index) for each spike, layers in order, "
+                             "neurons ascending (hidden layers only if emit_spikes); "
+                             "READOUT(last layer, index, value) per output; DECISION if per "
+                             "step; STEP_DONE. Per sample: DECISION for the other rules "
+                             "(first_spike: value -1 = no winner; ttfs: value 1 = the no-spike "
+                             "rule decided); SAMPLE_DONE"},
+    }
 
 
 def pack(layout: data.StructLayout, record: dict) -> int:

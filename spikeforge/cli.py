@@ -353,7 +353,7 @@ def cmd_compile(args) -> int:
     from .hdl.compile import compile_network
     net = load_network(args.network)
     config = dataclasses.replace(hardware_config(args.lanes),
-                                 spram_layers=spram_layers(args.spram, net))
+                                 spram_layers=spram_layers(args.weights, net))
     manifest = compile_network(net, config, args.output)
     report = {"network": net.name, "output": args.output, "lanes": args.lanes,
               "files": sorted(p.name for p in Path(args.output).iterdir()), "manifest": manifest}
@@ -361,7 +361,7 @@ def cmd_compile(args) -> int:
     bits = sum(m.get("depth", 0) * m.get("width", 0) for m in mems)
     _emit(args, report, [f"network   {net.name}: {net.summary()}",
                          f"wrote     {args.output}/accelerator.v, manifest.json and "
-                         f"{sum(1 for f in report['files'] if f.endswith('.hex'))} memory images",
+                         f"(memory contents inline)",
                          f"memories  {len(mems)}, {bits:,} bits",
                          f"lanes     {args.lanes}"]
           + ([f"spram     weights of layers {list(config.spram_layers)} in SB_SPRAM256KA "
@@ -370,19 +370,23 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def spram_layers(text: str | None, net) -> tuple:
-    """``--spram`` ("all" or comma-separated layer indices) as ``HardwareConfig.spram_layers``."""
-    if not text:
+def spram_layers(text: str, net) -> tuple:
+    """``compile --weights`` as ``HardwareConfig.spram_layers``: "block" (none), "spram"
+    (every layer) or "spram:0,1" (those layers)."""
+    usage = "give block, spram (every layer's weights in SPRAM) or spram:LAYERS like spram:0,1"
+    if text == "block":
         return ()
-    if text == "all":
+    if text == "spram":
         return tuple(range(len(net.layers)))
+    if not text.startswith("spram:"):
+        raise CommandError(f"--weights {text!r}: {usage}")
     try:
-        layers = sorted({int(part) for part in text.split(",")})
+        layers = sorted({int(part) for part in text[len("spram:"):].split(",")})
     except ValueError:
-        raise CommandError(f"--spram {text!r}: give 'all' or layer indices like 0,1") from None
+        raise CommandError(f"--weights {text!r}: {usage}") from None
     bad = [i for i in layers if not 0 <= i < len(net.layers)]
     if bad:
-        raise CommandError(f"--spram {text!r}: {net.name} has layers 0..{len(net.layers) - 1}, "
+        raise CommandError(f"--weights {text!r}: {net.name} has layers 0..{len(net.layers) - 1}, "
                            f"not {bad[0]}")
     return tuple(layers)
 
@@ -507,7 +511,7 @@ def cmd_demo(args) -> int:
               "counters": rtl["counters"]}
     ok = rtl["mismatches"] == 0
     lines = [f"network    builtin:{args.network}: {net.summary()} ({_fmt_int(net.synapses())} synapses)",
-             f"verilog    {out}/accelerator.v (+ manifest.json, memory images), {args.lanes} lane(s)",
+             f"verilog    {out}/accelerator.v (+ manifest.json), {args.lanes} lane(s)",
              f"test set   {len(y)} scikit-learn digits, {x.shape[1]} steps each",
              f"golden     accuracy {100 * golden['accuracy']:.2f} %",
              f"verilator  accuracy {100 * rtl['accuracy']:.2f} %, {_fmt_int(rtl['cycles'])} cycles "
@@ -557,6 +561,45 @@ def cmd_bench(args) -> int:
                   f"cycles/inference (cycle model equal)")
         elif r["section"] == "boards" and r.get("status") == "built":
             print(f"{r['board']:<20} P = {r['lanes']}: Fmax {r['fmax_mhz']} MHz")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+    for option, values, allowed in (("--lanes", args.lanes, (1, 2, 4, 8, 16)),
+                                    ("--weight-bits", args.weight_bits or [], range(2, 17))):
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise CommandError(f"{option} {bad[0]}: expected one of "
+                               f"{', '.join(map(str, allowed)) if len(allowed) < 8 else '2 to 16'}")
+    for spec in args.networks:
+        load_network(spec)          # a bad file is one error now, not one per point
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    todo = sweep.points(args.networks, args.boards, args.lanes, args.weight_bits, args.weights)
+    try:
+        rows = sweep.run_sweep(todo, address=args.address, num_cpus=args.cpus, qtdb=args.qtdb,
+                               progress=say)
+    except sweep.SweepError as exc:
+        raise CommandError(str(exc), EXIT_TOOL) from None
+    front = sweep.pareto(rows)
+    written = sweep.write(rows, Path(args.output))
+    if args.json:
+        print(json.dumps(_finite({"points": rows, "pareto": [r["point"] for r in front],
+                                  **written})))
+        return 0
+    header = f"{'point':<62} {'status':<13} {'LUT':>7} {'BRAM':>5} {'DSP':>4} {'Fmax':>7} " \
+             f"{'Fmax*P':>7} {'accuracy':>8}"
+    print(header)
+    for r in sorted(rows, key=lambda r: r["point"]):
+        acc = f"{100 * r['accuracy']:.2f}%" if r.get("accuracy") is not None else "-"
+        if r["status"] == "built":
+            print(f"{r['point'][:62]:<62} {'built' + (' *' if r['pareto'] else ''):<13} "
+                  f"{r['lut'] or 0:>7,} {r['bram'] or 0:>5} {r['dsp'] or 0:>4} "
+                  f"{r['fmax_mhz'] or 0:>7.2f} {r['fmax_x_lanes']:>7.1f} {acc:>8}")
+        else:
+            print(f"{r['point'][:62]:<62} {r['status']:<13} {r.get('reason', '')[:80]}")
+    print(f"* on the Pareto front (Fmax x P against LUTs); rows in {written['rows']}"
+          + (f", plot {written['plot']}" if "plot" in written else ""))
     return 0
 
 
@@ -671,17 +714,47 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="SECTION", help=f"what to measure (default all: {', '.join(SECTIONS)})")
     p.add_argument("--qtdb", metavar="DIR", help="QTDB folder (default $SPIKEFORGE_QTDB or "
                    "../shared/data/qtdb)")
+    p = add_command(sub, "sweep", cmd_sweep,
+                    "explore the design space on Ray: networks x boards x lanes x weight bits x "
+                    "weight placement, each point a build (cached by content) and its figures",
+                    ["spikeforge sweep builtin:ecg --boards icebreaker ulx3s-85f --lanes 1 2 4",
+                     "spikeforge sweep builtin:digits --boards ulx3s-85f --lanes 1 2 "
+                     "--weight-bits 8 6 4 -o sweep/",
+                     "spikeforge sweep net.npz --boards orangecrab --address ray://head:10001 "
+                     "--json"])
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    from .boards.targets import BOARDS
+    p.add_argument("--boards", nargs="+", required=True, choices=sorted(BOARDS), metavar="BOARD",
+                   help=f"boards to build for: {', '.join(sorted(BOARDS))}")
+    p.add_argument("--lanes", nargs="+", type=int, default=[1], metavar="P",
+                   help="lane counts (default 1)")
+    p.add_argument("--weight-bits", nargs="+", type=int, metavar="B",
+                   help="requantise each network at these weight widths (default: its own)")
+    p.add_argument("--weights", nargs="+", default=["auto"], choices=["auto", "block", "spram"],
+                   help="weight placement (default auto: block RAM, else SPRAM on the UP5K)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="a running Ray cluster (e.g. ray://head:10001 or auto); default: Ray "
+                        "embedded on this machine")
+    p.add_argument("--cpus", type=int, metavar="N",
+                   help="CPUs of the embedded Ray (default: all of this machine's)")
+    p.add_argument("-o", "--output", default="spikeforge-sweep", metavar="DIR",
+                   help="where sweep.jsonl and sweep-pareto.png go (default ./spikeforge-sweep)")
+    p.add_argument("--qtdb", metavar="DIR", help="QTDB folder for builtin:ecg's accuracy")
     p = add_command(sub, "compile", cmd_compile,
-                    "generate the accelerator: Verilog, JSON manifest and memory images",
+                    "generate the accelerator: Verilog (memory contents inline) and a JSON "
+                    "manifest",
                     ["spikeforge compile builtin:ecg -o ecg-rtl",
-                     "spikeforge compile net.npz -o rtl --lanes 4 --spram all --json"])
+                     "spikeforge compile net.npz -o rtl --lanes 4 --weights spram --json",
+                     "spikeforge compile net.npz -o rtl --weights spram:0"])
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="folder for accelerator.v, manifest.json and the memory images")
+                   help="folder for accelerator.v and manifest.json")
     p.add_argument("--lanes", type=int, default=1, metavar="P", help=lanes_help)
-    p.add_argument("--spram", metavar="LAYERS",
-                   help="put these layers' weights in iCE40 UP5K SPRAM (SB_SPRAM256KA instances, "
-                        "written at run time): 'all' or indices like 0,1")
+    p.add_argument("--weights", default="block", metavar="block|spram|spram:LAYERS",
+                   help="where the weights live, as build/fit --weights says: block RAM "
+                        "(default), or the iCE40 UP5K's SPRAM (SB_SPRAM256KA instances, written "
+                        "at run time) for every layer or for LAYERS (e.g. spram:0,1); compile "
+                        "has no board, so no auto")
     return parser
 
 

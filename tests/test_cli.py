@@ -112,7 +112,7 @@ def test_entry_point_help_version_and_usage_errors():
     assert run().returncode == 2
 
 
-def test_compile_writes_verilog_manifest_and_images(files, capsys):
+def test_compile_writes_verilog_and_manifest(files, capsys):
     _, net_path, *_, tmp = files
     out = tmp / "gen"
     assert main(["compile", str(net_path), "-o", str(out), "--lanes", "2", "--json"]) == 0
@@ -120,24 +120,25 @@ def test_compile_writes_verilog_manifest_and_images(files, capsys):
     assert "module spikeforge_accelerator" in (out / "accelerator.v").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["hardware"]["lanes"] == 2 and report["manifest"] == manifest
-    assert any(name.endswith(".hex") for name in report["files"])
+    assert report["files"] == ["accelerator.v", "manifest.json"]    # contents inline
     assert main(["compile", str(net_path), "-o", str(out), "--lanes", "5"]) == 2
 
 
 def test_compile_with_weights_in_spram(files, capsys):
     _, net_path, *_, tmp = files
     out = tmp / "spram"
-    assert main(["compile", str(net_path), "-o", str(out), "--spram", "all", "--json"]) == 0
+    assert main(["compile", str(net_path), "-o", str(out), "--weights", "spram", "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)["manifest"]
     layers = len(manifest["network"]["layers"])
     assert manifest["hardware"]["spram_layers"] == list(range(layers))
     assert (out / "accelerator.v").read_text().count("SB_SPRAM256KA") >= layers
     weights = [m for m in manifest["memories"] if m["name"].endswith(".weights")]
-    assert all(m["primitive"] == "SB_SPRAM256KA" and m["image"] is None for m in weights)
-    assert not list(out.glob("*weights.hex"))       # nothing to preload: the host writes them
-    for bad in ("9", "x"):
-        assert main(["compile", str(net_path), "-o", str(out), "--spram", bad]) == 2
-        assert "--spram" in capsys.readouterr().err
+    assert all(m["primitive"] == "SB_SPRAM256KA" and m["loaded_at_run_time"] for m in weights)
+    assert main(["compile", str(net_path), "-o", str(out), "--weights", "spram:0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["manifest"]["hardware"]["spram_layers"] == [0]
+    for bad in ("spram:9", "spram:x", "auto", "all"):
+        assert main(["compile", str(net_path), "-o", str(out), "--weights", bad]) == 2
+        assert f"--weights {bad!r}" in capsys.readouterr().err
 
 
 def test_demo_runs_the_builtin_network_through_verilator(tmp_path, capsys):
@@ -223,7 +224,7 @@ def _commands():
 def test_every_command_shares_json_quiet_help_and_examples():
     commands = _commands()
     assert set(commands) >= {"demo", "info", "compile", "simulate", "import", "export", "train",
-                             "build", "flash", "run", "fit"}
+                             "build", "flash", "run", "fit", "bench", "sweep"}
     for name, p in commands.items():
         options = {s for a in p._actions for s in a.option_strings}
         assert {"--json", "--quiet"} <= options, name
@@ -234,7 +235,7 @@ def test_every_command_shares_json_quiet_help_and_examples():
             if action.dest == "output":
                 assert "-o" in action.option_strings, f"{name} --output has no -o"
             if action.dest == "lanes":
-                assert action.default == 1, f"{name} --lanes defaults to {action.default}"
+                assert action.default in (1, [1]), f"{name} --lanes defaults to {action.default}"
     for name in ("demo", "simulate", "run"):
         assert any("--samples" in a.option_strings for a in commands[name]._actions), name
 

@@ -68,7 +68,7 @@ def test_protocol_roundtrip_and_errors():
                               "value": 0}], 1, 2)
 
 
-def test_compile_network_writes_manifest_and_images(tmp_path):
+def test_compile_network_writes_verilog_and_manifest(tmp_path):
     net = random_network(3, 4, (6,), 2, recurrent=True, readout=NeuronKind.LIF,
                          decision=Decision.SPIKE_COUNT)
     config = HardwareConfig(lanes=4)
@@ -83,11 +83,18 @@ def test_compile_network_writes_manifest_and_images(tmp_path):
     mems = {m["name"]: m for m in manifest["memories"]}
     weights = mems["layers.0.weights"]
     assert (weights["depth"], weights["width"]) == ((4 + 6) * 2, 32)   # rows x words, 4 lanes x 8 bits
-    lines = (tmp_path / weights["image"]).read_text().split()
-    assert len(lines) == weights["depth"]
-    first = int(lines[0], 16)                      # row 0, neurons 0..3, lane 0 in the low bits
-    lanes = [((first >> (8 * l)) & 0xFF) - (((first >> (8 * l)) & 0x80) << 1) for l in range(4)]
-    assert lanes == list(net.layers[0].w_in[0, :4])
+    assert weights["contents"] == "initialised in accelerator.v"
+    # the streams' encodings: the fields tile the payload port, the kinds are named
+    for stream, port in (("events", "events__payload"), ("results", "results__payload")):
+        enc = manifest["streams"][stream]
+        assert enc["width"] == ports[port]["width"]
+        assert sum(f["width"] for f in enc["fields"]) == enc["width"]
+        assert [f["offset"] for f in enc["fields"]] == \
+            [sum(g["width"] for g in enc["fields"][:k]) for k in range(len(enc["fields"]))]
+    kinds = manifest["streams"]["results"]["fields"][0]
+    assert kinds["name"] == "kind" and kinds["values"]["SAMPLE_DONE"] == 4
+    # no separate memory images: the Verilog holds every initial value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accelerator.v", "manifest.json"]
 
 
 def test_manifest_states_the_cycle_model(tmp_path):
