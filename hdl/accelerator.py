@@ -204,7 +204,18 @@ class Accelerator(wiring.Component):
             **{f: ro_state.shape().members[f] for f in taken_fields}}))
         m.d.sync += taken.valid.eq(0)
 
-        with m.FSM() as fsm:
+        # ``sequencing``: the sequencer is out of IDLE. A flip-flop set and cleared on the
+        # transitions that leave and enter IDLE (so it equals ``~fsm.ongoing("IDLE")`` on
+        # every clock), not a decode of the state: it gates every configuration strobe
+        # (``busy``), and a decode there was the critical path at P = 8 on the ECP5.
+        sequencing = Signal()
+
+        def leave(target):
+            m.next = target
+            if target == "IDLE":
+                m.d.sync += sequencing.eq(0)
+
+        with m.FSM():
             with m.State("IDLE"):
                 with m.Switch(ev.kind):
                     with m.Case(InputKind.EVENT):
@@ -217,11 +228,13 @@ class Accelerator(wiring.Component):
                             if ttfs:
                                 m.d.sync += out_spiked.eq(0)
                             m.next = name("S", 0)
+                            m.d.sync += sequencing.eq(1)
                     with m.Case(InputKind.END_SAMPLE):
                         m.d.comb += self.events.ready.eq(~core0.syn_busy)
                         with m.If(self.events.valid & ~core0.syn_busy):
                             m.d.sync += [step_events.eq(0), opened.eq(0)]
                             m.next = name("E", 0)
+                            m.d.sync += sequencing.eq(1)
                     with m.Default():
                         m.d.comb += self.events.ready.eq(1)   # unknown kinds are dropped
 
@@ -235,7 +248,7 @@ class Accelerator(wiring.Component):
                         with m.State(here):
                             m.d.sync += [j.eq(0), best_have.eq(0)]
                             with m.If(skip):
-                                m.next = after
+                                leave(after)
                             with m.Else():
                                 m.next = here + "A"
                         with m.State(here + "A"):      # address output j (ro_addr follows j)
@@ -272,7 +285,7 @@ class Accelerator(wiring.Component):
                             m.d.sync += ttfs_winner.eq(best_tj)
                             if spiking_only:
                                 m.d.sync += ttfs_found.eq(1)
-                            m.next = after
+                            leave(after)
                         continue
                     if kind in ("feed", "emit", "update", "clear", "readout", "count_max"):
                         with m.State(here):   # start the phase's engine, then wait in here + "W"
@@ -296,14 +309,14 @@ class Accelerator(wiring.Component):
                             # done when the list is streamed and the engine has absorbed it
                             with m.If(~cores[phase.src][0].scan_busy
                                       & feed(phase.src, phase.dst, phase.offset)):
-                                m.next = after
+                                leave(after)
                         elif kind == "emit":
                             spike_list = cores[phase.src][0].spikes
                             with m.If(spike_list.valid):
                                 emit(OutputKind.SPIKE, phase.src, spike_list.payload)
                             m.d.comb += spike_list.ready.eq(out.ready)
                             with m.If(~cores[phase.src][0].scan_busy):
-                                m.next = after
+                                leave(after)
                         elif kind == "update":
                             updating, target = phase.dst, phase.feeds
                             finished = ~cores[updating][0].upd_busy
@@ -311,7 +324,7 @@ class Accelerator(wiring.Component):
                                 finished = finished & ~cores[updating][0].scan_busy & \
                                     feed(updating, target, 0)
                             with m.If(finished):
-                                m.next = after
+                                leave(after)
                             if updating == 0 and prefix == "S":
                                 # the next step's input may come once the first layer's engine
                                 # is done, while its spikes still stream into the next layer
@@ -319,7 +332,7 @@ class Accelerator(wiring.Component):
                                     m.d.sync += opened.eq(1)
                         elif kind == "clear":
                             with m.If(~Cat(c.clear_busy for c, _ in cores).any()):
-                                m.next = after
+                                leave(after)
                         elif kind == "readout":
                             emit(OutputKind.READOUT, last, j, ro_value)
                             with m.If(out.ready):
@@ -333,17 +346,17 @@ class Accelerator(wiring.Component):
                         elif kind == "decide":
                             emit(OutputKind.DECISION, 0, best_j, 0)
                             with m.If(out.ready):
-                                m.next = after
+                                leave(after)
                         elif kind == "step_done":
                             emit(OutputKind.STEP_DONE)
                             with m.If(out.ready):
-                                m.next = after
+                                leave(after)
                         elif kind == "count_max":
                             with m.If((j == 0) | (counts[j] > best_c)):
                                 m.d.sync += [best_c.eq(counts[j]), best_cj.eq(j)]
                             m.d.sync += j.eq(j + 1)
                             with m.If(j == n_out - 1):
-                                m.next = after
+                                leave(after)
                         elif kind == "decide_sample":
                             if net.decision is Decision.LAST:
                                 emit(OutputKind.DECISION, 0, best_j, 0)
@@ -355,14 +368,14 @@ class Accelerator(wiring.Component):
                                 emit(OutputKind.DECISION, 0, Mux(fs_found, fs_winner, 0),
                                      Mux(fs_found, 0, -1))
                             with m.If(out.ready):
-                                m.next = after
+                                leave(after)
                         elif kind == "sample_done":
                             emit(OutputKind.SAMPLE_DONE)
                             with m.If(out.ready):
-                                m.next = after
+                                leave(after)
                     if kind == "readout":
                         with m.State(here + "F"):      # the last output's decision update lands
-                            m.next = after
+                            leave(after)
 
         # The readout walk's decisions, a clock after each READOUT is taken, from registered
         # values (the lane select of the state word and the compare are not in one clock)
@@ -391,7 +404,6 @@ class Accelerator(wiring.Component):
         # the CONTROL bit) also covers the engine's drain
         busy = Signal()
         working = Signal()
-        sequencing = ~fsm.ongoing("IDLE")
         m.d.comb += [busy.eq(sequencing | cores[0][0].syn_busy), self.busy.eq(busy),
                      working.eq(sequencing | cores[0][0].syn_issuing),
                      input_open.eq(~sequencing | opened)]
