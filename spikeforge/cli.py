@@ -574,11 +574,15 @@ def cmd_sweep(args) -> int:
                                f"{', '.join(map(str, allowed)) if len(allowed) < 8 else '2 to 16'}")
     for spec in args.networks:
         load_network(spec)          # a bad file is one error now, not one per point
+    if args.input:
+        from .golden.inputs import load_inputs
+        if load_inputs(args.input)[1] is None:
+            raise CommandError(f"--input {args.input}: no labels y to score the points with")
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     todo = sweep.points(args.networks, args.boards, args.lanes, args.weight_bits, args.weights)
     try:
         rows = sweep.run_sweep(todo, address=args.address, num_cpus=args.cpus, qtdb=args.qtdb,
-                               progress=say)
+                               inputs=args.input, progress=say)
     except sweep.SweepError as exc:
         raise CommandError(str(exc), EXIT_TOOL) from None
     front = sweep.pareto(rows)
@@ -720,8 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
                     ["spikeforge sweep builtin:ecg --boards icebreaker ulx3s-85f --lanes 1 2 4",
                      "spikeforge sweep builtin:digits --boards ulx3s-85f --lanes 1 2 "
                      "--weight-bits 8 6 4 -o sweep/",
-                     "spikeforge sweep net.npz --boards orangecrab --address ray://head:10001 "
-                     "--json"])
+                     "spikeforge sweep net.npz --boards orangecrab --input test.npz "
+                     "--address ray://head:10001 --json"])
     p.add_argument("networks", nargs="+", metavar="NETWORK")
     from .boards.targets import BOARDS
     p.add_argument("--boards", nargs="+", required=True, choices=sorted(BOARDS), metavar="BOARD",
@@ -739,6 +743,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPUs of the embedded Ray (default: all of this machine's)")
     p.add_argument("-o", "--output", default="spikeforge-sweep", metavar="DIR",
                    help="where sweep.jsonl and sweep-pareto.png go (default ./spikeforge-sweep)")
+    p.add_argument("--input", metavar="FILE",
+                   help="score every point's network on this input file (x and labels y); "
+                        "default: a built-in's own test set, no accuracy for files")
     p.add_argument("--qtdb", metavar="DIR", help="QTDB folder for builtin:ecg's accuracy")
     p = add_command(sub, "compile", cmd_compile,
                     "generate the accelerator: Verilog (memory contents inline) and a JSON "

@@ -63,8 +63,13 @@ def _requantised(spec: str, bits: int | None):
     return q
 
 
-def _test_set(spec: str, net, qtdb=None):
-    """A built-in's test set (x, y), or None (a file, or a data set not here)."""
+def _test_set(spec: str, net, qtdb=None, inputs=None):
+    """The samples a point is scored on: ``inputs`` (an input file with labels) if given,
+    else a built-in's test set; None for a file without ``inputs`` or a data set not here."""
+    if inputs is not None:
+        from .golden.inputs import load_inputs
+        x, y = load_inputs(inputs)
+        return None if y is None else (x, y)
     if not spec.startswith("builtin:"):
         return None
     from .train.data import load_task
@@ -77,7 +82,7 @@ def _test_set(spec: str, net, qtdb=None):
         return None
 
 
-def evaluate(point: Point, build_root: str, qtdb=None) -> dict:
+def evaluate(point: Point, build_root: str, qtdb=None, inputs=None) -> dict:
     """One point: a row with its status ("built", "does not fit", "failed") and figures."""
     import numpy as np
     from .boards.build import BuildError, build_bitstream
@@ -94,15 +99,18 @@ def evaluate(point: Point, build_root: str, qtdb=None) -> dict:
         return {**row, "status": "failed", "reason": str(exc)}
     row.update(network_name=net.name, summary=net.summary(),
                weight_bits=net.formats.weight_bits)
-    data = _test_set(point.network, net, qtdb)
     config = HardwareConfig(lanes=point.lanes)
-    if data is not None:
-        x, y = np.asarray(data[0]), np.asarray(data[1])
-        result = simulate(net, x)
-        cycles = schedule.cycles(net, config, result, x)
-        row.update(accuracy=round(accuracy(net, result.decisions, y), 4),
-                   test_samples=int(x.shape[0]),
-                   cycles_per_inference=round(float(cycles.mean()), 1))
+    try:
+        data = _test_set(point.network, net, qtdb, inputs)
+        if data is not None:
+            x, y = np.asarray(data[0]), np.asarray(data[1])
+            result = simulate(net, x)        # checks x against the network
+            cycles = schedule.cycles(net, config, result, x)
+            row.update(accuracy=round(accuracy(net, result.decisions, y), 4),
+                       test_samples=int(x.shape[0]),
+                       cycles_per_inference=round(float(cycles.mean()), 1))
+    except ValueError as exc:     # InputError: the file does not suit this network
+        return {**row, "status": "failed", "reason": str(exc)}
     folder = Path(build_root) / hashlib.sha256(point.label().encode()).hexdigest()[:16]
     try:
         r = build_bitstream(net, board(point.board), config=config, build_dir=folder,
@@ -138,7 +146,7 @@ def pareto(rows: list[dict]) -> list[dict]:
 
 
 def run_sweep(todo: list[Point], *, address: str | None = None, num_cpus: int | None = None,
-              build_root=None, qtdb=None, progress=None) -> list[dict]:
+              build_root=None, qtdb=None, inputs=None, progress=None) -> list[dict]:
     """Evaluate every point as a Ray task; the rows in the order the points finish."""
     if not todo:
         raise SweepError("no points: give at least one network, board, lane count")
@@ -162,7 +170,7 @@ def run_sweep(todo: list[Point], *, address: str | None = None, num_cpus: int | 
     say(f"sweep: {len(todo)} points on Ray ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
     root = Path(build_root) if build_root else Path(tempfile.mkdtemp(prefix="spikeforge-sweep-"))
     task = ray.remote(num_cpus=1)(evaluate)
-    pending = {task.remote(p, str(root), qtdb): p for p in todo}
+    pending = {task.remote(p, str(root), qtdb, inputs): p for p in todo}
     rows = []
     try:
         while pending:

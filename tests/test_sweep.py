@@ -26,17 +26,27 @@ def test_two_point_sweep_on_local_ray(tmp_path, monkeypatch, capsys):
     require_extra("ray", "sweep")
     require_extra("amaranth_boards")
     monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "cache"))   # cold builds
+    import numpy as np
+    from spikeforge.golden import accuracy, simulate
+    from spikeforge.golden.inputs import save_inputs
+    from spikeforge.golden.randnet import random_events
     net = random_network(2, 4, (8,), 3)
     net.save(tmp_path / "net.npz")
+    x = random_events(0, 6, 5, 4)
+    y = np.arange(30).reshape(6, 5) % 3      # this network decides per step
+    save_inputs(tmp_path / "in.npz", x, y)
     args = ["sweep", str(tmp_path / "net.npz"), "--boards", "icebreaker", "--lanes", "1",
-            "--weight-bits", "8", "6", "--cpus", "2", "-o", str(tmp_path / "out"), "--json",
-            "--quiet"]
+            "--weight-bits", "8", "6", "--cpus", "2", "--input", str(tmp_path / "in.npz"),
+            "-o", str(tmp_path / "out"), "--json", "--quiet"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     rows = report["points"]
     assert sorted(r["weight_bits"] for r in rows) == [6, 8]
     assert all(r["status"] == "built" and r["cached"] is False for r in rows), rows
     assert all(r["lut"] > 0 and r["fmax_mhz"] > 0 for r in rows)
+    eight = next(r for r in rows if r["weight_bits"] == 8)     # the file's own width
+    assert eight["accuracy"] == round(accuracy(net, simulate(net, x).decisions, y), 4)
+    assert eight["cycles_per_inference"] > 0
     assert report["pareto"] and set(report["pareto"]) <= {r["point"] for r in rows}
     saved = [json.loads(line) for line in (tmp_path / "out" / "sweep.jsonl").read_text().splitlines()]
     assert len(saved) == 2
