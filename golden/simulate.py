@@ -89,27 +89,46 @@ def simulate(network: Network, x) -> Result:
     states = [LayerState.initial(layer, batch) for layer in layers]
     spikes = [np.zeros((batch, steps, l.size), bool) for l in layers if l.kind.spiking]
     readout = np.zeros((batch, steps, network.n_outputs), np.int64)
+    weights = [_exact_weights(layer, network) for layer in layers]
+    xf = x.astype(weights[0][2])
     for t in range(steps):
-        events = x[:, t, :]
+        events = xf[:, t, :]
         k = 0
         for i, layer in enumerate(layers):
             state = states[i]
-            acc = events @ layer.w_in
+            w_in, w_rec, kind = weights[i]
+            acc = events @ w_in
             if layer.recurrent:
-                acc += state.s.astype(np.int64) @ layer.w_rec
+                acc += state.s.astype(kind) @ w_rec
+            acc = acc.astype(np.int64)
             check_fits(acc, acc_formats[i], f"layer {i} synaptic input")
             state = layer_step(layer, network.formats, state, acc, network.theta)
             states[i] = state
             if layer.kind.spiking:
                 spikes[k][:, t] = state.s
                 k += 1
-            events = state.s.astype(np.int64)
+            if i + 1 < len(layers):
+                events = state.s.astype(weights[i + 1][2])
         readout[:, t] = readout_value(layers[-1], network.formats, states[-1])
     out_spikes = spikes[-1] if layers[-1].kind.spiking else None
     return Result(spikes=spikes, readout=readout,
                   decisions=decide(network.decision, readout, out_spikes,
                                    state_bits=network.formats.state_bits),
                   **operation_counts(network, x, spikes))
+
+
+def _exact_weights(layer, network: Network):
+    """A layer's weight matrices in the type its synaptic sums are computed in: float64
+    (BLAS) when every partial sum of an event-weighted row is an integer below 2**53, so
+    float arithmetic is exact in any order, and int64 otherwise. The sums are the same
+    integers either way; float64 is several times faster on these sizes."""
+    w_max = max(int(np.abs(layer.w_in).max(initial=0)),
+                int(np.abs(layer.w_rec).max(initial=0)) if layer.recurrent else 0)
+    x_max = 1 << max(network.formats.input_bits, 1)     # events or spikes (0/1)
+    fan_in = layer.w_in.shape[0] + (layer.w_rec.shape[0] if layer.recurrent else 0)
+    kind = np.float64 if w_max * x_max * fan_in < 2 ** 53 else np.int64
+    return (layer.w_in.astype(kind), layer.w_rec.astype(kind) if layer.recurrent else None,
+            kind)
 
 
 def operation_counts(network: Network, x: np.ndarray, spikes: list[np.ndarray]) -> dict:

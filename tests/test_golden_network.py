@@ -150,3 +150,16 @@ def test_weight_clip_sets_the_scale_by_a_quantile():
         assert b.scale < a.scale
         assert np.count_nonzero(np.abs(b.w_in) == 31) > np.count_nonzero(np.abs(a.w_in) == 31)
         assert np.count_nonzero(b.w_in) >= np.count_nonzero(a.w_in)
+
+
+def test_synaptic_sums_use_float64_only_where_it_is_exact():
+    """The golden model sums event-weighted rows in float64 (BLAS) only when every partial
+    sum is an integer below 2**53; otherwise in int64. Either way the same integers."""
+    from types import SimpleNamespace
+    from spikeforge.golden.simulate import _exact_weights
+    net = SimpleNamespace(formats=SimpleNamespace(input_bits=2))
+    small = SimpleNamespace(w_in=np.full((4, 3), 127), w_rec=np.full((3, 3), -128), recurrent=True)
+    huge = SimpleNamespace(w_in=np.full((4, 3), 2 ** 50), w_rec=None, recurrent=False)
+    assert _exact_weights(small, net)[2] is np.float64
+    kind = _exact_weights(huge, net)[2]
+    assert kind is np.int64 and _exact_weights(huge, net)[0].dtype == np.int64
