@@ -113,9 +113,9 @@ def cmd_run(args) -> int:
     say = _progress(args) or (lambda m: None)
     try:
         if args.sim:
-            from .fit import spram_placement     # "auto" is block RAM here
-            config = dataclasses.replace(cli.hardware_config(args.lanes), spram_layers=spram_placement(
-                net, "spram" if args.weights == "spram" else "block"))
+            from .fit import spram_placement
+            config = dataclasses.replace(cli.hardware_config(args.lanes),
+                                         spram_layers=spram_placement(net, args.weights))
             board = connect_sim(net, config, progress=say)
         else:
             board = connect(args.port, net, baud=args.baud, timeout=args.timeout)
@@ -275,7 +275,10 @@ def add_board_parsers(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the board")
     p.add_argument("--no-load", action="store_true",
                    help="keep the weights in the bitstream (do not write the network's)")
-    weights_option(p, "auto", "the simulated board's weight memory ('auto' is block RAM)")
+    p.add_argument("--weights", choices=("block", "spram"), default="block",
+                   help="--sim only: where the simulated board keeps the weights, block RAM "
+                        "(default) or SPRAM (a real board's bitstream decides, and says so in "
+                        "its design tag); run has no board to fit against, so no auto")
     p = add("fit", cmd_fit, "estimate block RAM use on each board and the largest ECG-shaped "
             "network that fits",
             ["spikeforge fit", "spikeforge fit builtin:ecg --board icebreaker --lanes 2 --json"])
