@@ -109,28 +109,26 @@ def markdown(rows, command: str, plots: dict) -> str:
 
     a = _rows(rows, "accuracy")
     if a:
-        md += ["", "## Accuracy against weight bits", "",
-               "Each float network quantised again at 8, 6 and 4 weight bits, the scale set by "
-               "the largest weight or by a quantile of |weight| (clip), through the golden model "
-               "on the same test samples.", ""]
-        md += _table(["network", "weight bits", "clip", "golden accuracy"],
-                     [[r["network"], r["weight_bits"], r["weight_clip"] or "none",
-                       _pct(r["golden_accuracy"])] for r in a])
-        md += _plot(plots, "accuracy")
+        md += _section("Accuracy against weight bits",
+                       "Each float network quantised again at 8, 6 and 4 weight bits, the scale "
+                       "set by the largest weight or by a quantile of |weight| (clip), through "
+                       "the golden model on the same test samples.",
+                       ["network", "weight bits", "clip", "golden accuracy"],
+                       [[r["network"], r["weight_bits"], r["weight_clip"] or "none",
+                         _pct(r["golden_accuracy"])] for r in a], plots, "accuracy")
 
     s = _rows(rows, "software")
     if s:
-        md += ["", "## Software speed", "",
-               "The golden model against snnTorch and Norse running the same shape and weights "
-               "(LIF without adaptation in both, float32) on the same records, one thread, best "
-               "of the repeats; the RTL engines in simulated clocks per second (cocotb figures "
-               "include the simulator's start-up).", ""]
-        md += _table(["engine", "workload", "seconds", "vs golden", "clocks/second"],
-                     [[r["measure"], r.get("workload", r.get("skipped", "")),
-                       _num(r.get("seconds"), 3),
-                       f"{r['relative_to_golden']}x" if "relative_to_golden" in r else "–",
-                       _num(r.get("cycles_per_second"))] for r in s])
-        md += _plot(plots, "software")
+        md += _section("Software speed",
+                       "The golden model against snnTorch and Norse running the same shape and "
+                       "weights (LIF without adaptation in both, float32) on the same records, "
+                       "one thread, best of the repeats; the RTL engines in simulated clocks per "
+                       "second (cocotb figures include the simulator's start-up).",
+                       ["engine", "workload", "seconds", "vs golden", "clocks/second"],
+                       [[r["measure"], r.get("workload", r.get("skipped", "")),
+                         _num(r.get("seconds"), 3),
+                         f"{r['relative_to_golden']}x" if "relative_to_golden" in r else "–",
+                         _num(r.get("cycles_per_second"))] for r in s], plots, "software")
 
     b = _rows(rows, "boards")
     if b:
@@ -168,6 +166,11 @@ def markdown(rows, command: str, plots: dict) -> str:
                  [[p["design"], p["figure"], p["value"], p["where"], p["source"]]
                   for p in peers.PEERS])
     return "\n".join(md) + "\n"
+
+
+def _section(title, intro, header, body, plots, key):
+    """A report section: its heading, what it measures, its table and its plot."""
+    return ["", f"## {title}", "", intro, "", *_table(header, body), *_plot(plots, key)]
 
 
 def _plot(plots, key):
