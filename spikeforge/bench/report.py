@@ -49,7 +49,15 @@ def markdown(rows, command: str, plots: dict) -> str:
           "Every figure below was measured in that run, except the peers' table, which is "
           "*published, not measured here*. RTL figures are cycle-exact Verilator runs checked "
           "against the golden model, with the cycle model (`hdl.schedule`) beside each "
-          "CYCLES count; the run stops if either differs. The rows are in `bench.jsonl`.", ""]
+          "CYCLES count; the run stops if either differs. The rows are in `bench.jsonl`."]
+    built = [r for r in rows if r.get("section") == "boards" and r.get("status") == "built"]
+    cached = [r for r in built if r.get("cached")]
+    if cached:
+        md += ["", f"{len(cached)} of {len(built)} board builds came from the build cache (built "
+               f"by an earlier run of the same plan and tools; building them took "
+               f"{sum(r.get('build_seconds', 0) for r in cached) / 60:.1f} minutes, which this "
+               f"run's time leaves out)."]
+    md += [""]
 
     t = _rows(rows, "throughput")
     if t:
