@@ -14,6 +14,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -87,7 +88,7 @@ class CocotbModel:
                    "stall": stall, "gaps": gaps, "seed": seed,
                    "lanes": self.config.lanes, "emit_spikes": self.config.emit_spikes}
             (test_dir / "job.json").write_text(json.dumps(job))
-            runner = get_runner(self.simulator)
+            runner = _quiet(get_runner(self.simulator))
             log = io.StringIO()
             start = time.perf_counter()
             with _tool_environment(tool), contextlib.redirect_stdout(log):
@@ -118,6 +119,14 @@ class CocotbModel:
                       counters=results["counters"], mismatches=results["mismatches"],
                       sample_counters=results.get("sample_counters", []),
                       seconds=seconds, log=sim_log, test_dir=Path(keep) if keep else None)
+
+
+def _quiet(runner):
+    """A cocotb runner that logs warnings and errors only: it sets its logger to INFO, which
+    prints every command it runs as soon as anything (Norse, for one) configures the root
+    logger; spikeforge reports its own progress."""
+    runner.log.setLevel(logging.WARNING)
+    return runner
 
 
 def waves_file(simulator: str) -> str:
@@ -180,7 +189,7 @@ def _build(simulator: str, tool, verilog: str, build_dir: Path, waves: bool) -> 
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVED] if simulator == "verilator" else []
     if simulator == "verilator" and waves and fst_available():
         build_args.append("--trace-fst")     # FST, as Icarus writes (else cocotb's VCD)
-    runner = get_runner(simulator)
+    runner = _quiet(get_runner(simulator))
     log = build_dir / "build.log"
     with _tool_environment(tool), contextlib.redirect_stdout(io.StringIO()):
         try:
