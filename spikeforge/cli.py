@@ -544,8 +544,8 @@ def cmd_bench(args) -> int:
         ("" if list(args.sections) == list(SECTIONS) else " --sections " + " ".join(args.sections))
     report = write(rows, out, command)
     if args.json:
-        print(json.dumps({"report": str(report), "rows": str(out / "bench.jsonl"),
-                          "measurements": rows}))
+        print(json.dumps(_finite({"report": str(report), "rows": str(out / "bench.jsonl"),
+                                  "measurements": rows})))
         return 0
     meta = rows[0]
     print(f"report     {report}")
