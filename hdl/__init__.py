@@ -1,7 +1,7 @@
 """spikeforge.hdl: the Amaranth generator of the event-driven SNN accelerator.
 
 ``Accelerator(network, HardwareConfig(...))`` is the core; ``compile_network``
-writes its Verilog, memory images and manifest; ``protocol`` holds the stream
+writes its Verilog and manifest; ``protocol`` holds the stream
 encoding shared by every testbench; ``pysim`` runs the core in Amaranth's
 simulator.
 """
