@@ -58,16 +58,16 @@ def read_npz(path, what: str, error: type[Exception], *, max_bytes: int = MAX_FI
     if not os.path.exists(path):
         fail("no such file")
     if os.path.isdir(path):
-        fail(f"is a directory, not a {what}")
+        fail(f"is a directory, not {_a(what)}")
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
     except OSError as exc:
         fail(f"cannot be read: {_first_line(exc)}")
     if magic.startswith(b"\x93NUMPY"):
-        fail(f"is a single NumPy array (.npy), not a {what} (.npz)")
+        fail(f"is a single NumPy array (.npy), not {_a(what)} (.npz)")
     if not magic.startswith(b"PK"):
-        fail(f"not a {what} (.npz, a zip archive): it starts with {magic[:4]!r}")
+        fail(f"not {_a(what)} (.npz, a zip archive): it starts with {magic[:4]!r}")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -270,3 +270,8 @@ def atomic_write(path, what: str = "output"):
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _a(what: str) -> str:
+    """``what`` with its article: "a network file", "an input file"."""
+    return ("an " if what[:1] in "aeiou" else "a ") + what

@@ -530,11 +530,22 @@ def cmd_demo(args) -> int:
     return 0 if ok else EXIT_MISMATCH
 
 
+def _output_folder(path: str) -> Path:
+    """``-o DIR`` checked before any work: a folder, or a path where one can be made."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"-o {path}: is a file; give a folder (it is made if missing)")
+    parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK):
+        raise CommandError(f"-o {path}: {parent} is not writable")
+    return out
+
+
 def cmd_bench(args) -> int:
     from .bench import SECTIONS, BenchError, Plan, run
     from .bench.report import write
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    out = Path(args.output)
+    out = _output_folder(args.output)
     try:
         rows = run(Plan.make(args.quick), out, sections=args.sections, qtdb=args.qtdb,
                    builds=args.builds, say=say)
@@ -578,6 +589,7 @@ def cmd_sweep(args) -> int:
         from .golden.inputs import load_inputs
         if load_inputs(args.input)[1] is None:
             raise CommandError(f"--input {args.input}: no labels y to score the points with")
+    _output_folder(args.output)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     todo = sweep.points(args.networks, args.boards, args.lanes, args.weight_bits, args.weights)
     try:

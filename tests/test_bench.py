@@ -76,3 +76,13 @@ def test_bench_help_has_examples(capsys):
         main(["bench", "--help"])
     text = capsys.readouterr().out
     assert "spikeforge bench --quick" in text and "--sections" in text
+
+
+def test_bench_and_sweep_refuse_an_output_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    for argv in (["bench", "--sections", "peers", "-o", str(target)],
+                 ["sweep", "builtin:ecg", "--boards", "icebreaker", "-o", str(target)]):
+        assert main(argv) == 2
+        assert f"-o {target}: is a file" in capsys.readouterr().err
+    assert target.read_text() == "x"
