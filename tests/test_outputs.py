@@ -120,7 +120,7 @@ def test_a_full_disk_leaves_the_previous_outputs_as_they_were(tmp_path):
 def test_sigint_during_a_simulation_writes_nothing_and_keeps_the_previous_file(tmp_path):
     net = random_network(5, 4, (256,), 10)
     net.save(tmp_path / "net.npz")
-    save_inputs(tmp_path / "in.npz", random_events(3, 600, 600, 4))   # ~25 s of simulation
+    save_inputs(tmp_path / "in.npz", random_events(3, 600, 600, 4))   # ~10 s of simulation
     (tmp_path / "out.npz").write_bytes(b"previous")
     proc = subprocess.Popen([sys.executable, "-m", "spikeforge", "simulate", str(tmp_path / "net.npz"),
                              "--input", str(tmp_path / "in.npz"), "--output",
