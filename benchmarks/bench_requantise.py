@@ -4,22 +4,20 @@ the golden model on its test set.
     python benchmarks/bench_requantise.py --network ecg --bits 10 8 6 --clips none 0.999 0.995
     python benchmarks/bench_requantise.py --network digits --bits 8 6 4 --json
 
-The float network is ``golden.dequantize`` of the shipped fixed-point one (the float network
-it is the exact quantisation of); each point is ``golden.quantize(..., weight_bits=B,
-weight_clip=Q)`` of it ("none": the scale from the largest weight). QTDB records are read from
+Each point is ``golden.reference.requantize(shipped, B, Q)``: ``quantize`` of the float
+network the shipped one is the exact quantisation of (``dequantize``), at B weight bits with
+weight clip Q ("none": the scale from the largest weight). QTDB records are read from
 ``--qtdb`` / ``$SPIKEFORGE_QTDB`` / ../shared/data/qtdb.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
 from spikeforge import builtin
-from spikeforge.golden import quantize
-from spikeforge.golden.reference import dequantize
+from spikeforge.golden.reference import requantize
 from spikeforge.train.data import load_digits_split, load_ecg
 from spikeforge.train.trainer import evaluate_fixed
 
@@ -41,12 +39,10 @@ def main(argv=None) -> int:
         p.error(f"--clips {args.clips}: quantiles (0 < q < 1) or none")
     shipped = builtin.load(args.network)
     x, y = load_ecg("test", args.qtdb) if args.network == "ecg" else load_digits_split("test")
-    fnet = dequantize(shipped)
     rows = []
     for bits in args.bits:
-        formats = dataclasses.replace(shipped.formats, weight_bits=bits)
         for clip in clips:
-            figures = evaluate_fixed(quantize(fnet, formats, weight_clip=clip), x, y)
+            figures = evaluate_fixed(requantize(shipped, bits, clip), x, y)
             rows.append({"network": f"builtin:{args.network}", "weight_bits": bits,
                          "weight_clip": clip, **figures})
             if not args.json:

@@ -209,7 +209,7 @@ def cmd_fit(args) -> int:
                 lines.append(f"{name:<15} {exc}")
                 continue
             shape = ecg_shaped(hidden, weight_bits=args.weight_bits)
-            synapses = sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in shape.layers)
+            synapses = shape.synapses()
             entry["largest"].append({"weights": where, "hidden": hidden, "synapses": synapses,
                                      "weight_bits": args.weight_bits, "estimate": fit.to_json()})
             lines.append(f"{name:<15} largest 4 -> N (recurrent ALIF) -> 6, {args.weight_bits}-bit "

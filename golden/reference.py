@@ -48,7 +48,7 @@ from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float,
 __all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
            "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "weight_reference",
            "check_weight_clip", "check_state_raw",
-           "dequantize"]
+           "dequantize", "requantize", "suggested_weight_clip"]
 
 
 class QuantizeError(ValueError):
@@ -357,6 +357,19 @@ def _tau_of(decay: np.ndarray, decay_bits: int) -> np.ndarray:
     real = decay / float(1 << decay_bits)
     with np.errstate(divide="ignore"):
         return np.where(real > 0, -1.0 / np.log(np.where(real > 0, real, 0.5)), 1e-9)
+
+
+def suggested_weight_clip(weight_bits: int) -> float:
+    """The weight clip measured best for a width (``docs/training.md``): the 0.999 quantile
+    of |weight| at 5 bits and more, the 0.99 quantile at 4 bits and fewer."""
+    return 0.999 if weight_bits > 4 else 0.99
+
+
+def requantize(network: Network, weight_bits: int, weight_clip: float | None) -> Network:
+    """A fixed-point network quantised again at ``weight_bits``: ``quantize`` of its float
+    form (``dequantize``) with its formats but the weight width, and ``weight_clip``."""
+    formats = dataclasses.replace(network.formats, weight_bits=weight_bits)
+    return quantize(dequantize(network), formats, weight_clip=weight_clip)
 
 
 def dequantize(network: Network) -> FloatNetwork:

@@ -497,8 +497,7 @@ def cmd_demo(args) -> int:
     rtl, _ = run_simulation(net, x, y, simulator="verilator", lanes=args.lanes, engine="native",
                             progress=progress)
     hidden = [l for l in net.layers if l.kind.spiking]
-    dense_macs = sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0)
-                     for l in net.layers) * x.shape[1]
+    dense_macs = net.synapses() * x.shape[1]
     report = {"network": f"builtin:{args.network}", "output": str(out), "samples": len(y),
               "golden_accuracy": golden["accuracy"], "rtl_accuracy": rtl["accuracy"],
               "mismatches": rtl["mismatches"], "first_mismatches": rtl["first_mismatches"],

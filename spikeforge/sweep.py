@@ -49,16 +49,14 @@ def points(networks, boards, lanes, weight_bits, weights) -> list[Point]:
 
 def _requantised(spec: str, bits: int | None):
     from .cli import load_network
-    from .golden import quantize
-    from .golden.reference import dequantize
+    from .golden.reference import requantize, suggested_weight_clip
     net = load_network(spec)
     if bits is None or bits == net.formats.weight_bits:
         return net
     if net.theta is not None:
         raise ValueError(f"{spec}: a theta network keeps the weight width it was trained at "
                          f"({net.formats.weight_bits} bits); sweep it without --weight-bits")
-    formats = dataclasses.replace(net.formats, weight_bits=bits)
-    q = quantize(dequantize(net), formats, weight_clip=0.999 if bits > 4 else 0.99)
+    q = requantize(net, bits, suggested_weight_clip(bits))
     q.name = f"{net.name}-w{bits}"
     return q
 
@@ -195,12 +193,12 @@ def run_sweep(todo: list[Point], *, address: str | None = None, num_cpus: int | 
 def write(rows: list[dict], out: Path) -> dict:
     """``sweep.jsonl`` (every row) and ``sweep-pareto.png`` (with matplotlib) in ``out``,
     each written whole; the paths written."""
+    from .golden.files import atomic_path, atomic_write
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    tmp = out / ".sweep.jsonl.partial"
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, out / "sweep.jsonl")
+    with atomic_write(out / "sweep.jsonl", "sweep rows") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows).encode())
     written["rows"] = str(out / "sweep.jsonl")
     try:
         import matplotlib
@@ -231,9 +229,8 @@ def write(rows: list[dict], out: Path) -> dict:
         ax.set(xlabel="LUTs", ylabel="golden accuracy", title="accuracy vs LUTs")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = out / ".sweep-pareto.partial.png"
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(out / "sweep-pareto.png", "plot") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, out / "sweep-pareto.png")
     written["plot"] = str(out / "sweep-pareto.png")
     return written

@@ -20,7 +20,7 @@ def test_small_bench_measures_rtl_equal_to_golden_and_writes_the_report(tmp_path
     meta, *measured = rows
     assert meta["section"] == "run" and meta["quick"] is True
     saved = [json.loads(line) for line in (tmp_path / "bench.jsonl").read_text().splitlines()]
-    assert len(saved) == len(rows) and not list(tmp_path.glob(".*partial*"))
+    assert len(saved) == len(rows) and not list(tmp_path.glob(".*"))     # no temporary left
     dense = [r for r in measured if r["section"] == "throughput"]
     assert [r["lanes"] for r in dense] == [1]
     d = dense[0]
@@ -55,6 +55,7 @@ def test_a_cycle_model_that_disagrees_stops_the_bench(tmp_path, monkeypatch, cap
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and "the cycle model says" in out["error"]
     assert not (tmp_path / "bench.jsonl").exists()      # no report of figures not trusted
+    assert not list(tmp_path.glob(".*"))                 # and no temporary left
 
 
 def test_report_of_board_rows_names_what_did_not_fit():

@@ -309,7 +309,7 @@ def evaluate_fixed(network, x, y) -> dict:
     result = simulate(network, x)
     samples, steps, _ = np.asarray(x).shape
     spiking = [(i, l) for i, l in enumerate(network.layers) if l.kind.spiking]
-    dense = steps * sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0) for l in network.layers)
+    dense = steps * network.synapses()
     return {
         "accuracy": accuracy(network, result.decisions, y),
         "firing_rate": [float(result.layer_spikes[:, i].sum()) / (samples * steps * l.size)

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..golden.files import atomic_write
 from . import measure
 from .measure import BenchError, Plan
 
@@ -32,51 +33,46 @@ def run(plan: Plan, out: Path, *, sections=SECTIONS, qtdb=None, builds=None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    partial = out / ".bench.jsonl.partial"
-    try:
-        with tempfile.TemporaryDirectory(prefix="spikeforge-bench-") as tmp:
-            rows = _measure(plan, out, sections, qtdb, say, partial, start,
-                            Path(builds) if builds else Path(tmp))
-    except BaseException:
-        partial.unlink(missing_ok=True)        # complete or absent
-        raise
-    partial.replace(out / "bench.jsonl")
-    return rows
+    # complete or absent: the rows go to a temporary file renamed into place at the end
+    with atomic_write(out / "bench.jsonl", "benchmark rows") as fh, \
+            tempfile.TemporaryDirectory(prefix="spikeforge-bench-") as tmp:
+        return _measure(plan, sections, qtdb, say, fh, start,
+                        Path(builds) if builds else Path(tmp))
 
 
-def _measure(plan, out, sections, qtdb, say, partial, start, builds):
+def _measure(plan, sections, qtdb, say, fh, start, builds):
     rows: list[dict] = []
-    with open(partial, "w") as fh:
-        def keep(new):
-            for row in new:
-                rows.append(row)
-                fh.write(json.dumps(row) + "\n")
-            fh.flush()
 
-        data = measure.load_workloads(plan, qtdb, say) \
-            if {"workloads", "accuracy", "software", "boards"} & set(sections) else {}
-        dense: list[dict] = []
-        for section in sections:
-            t0 = time.perf_counter()
-            if section == "throughput":
-                dense = measure.throughput(plan, say)
-                keep(dense)
-            elif section == "workloads":
-                keep(measure.workloads(plan, data, say))
-            elif section == "accuracy":
-                keep(measure.accuracy_vs_bits(plan, data, say))
-            elif section == "software":
-                keep(measure.software(plan, data, say))
-            elif section == "boards":
-                keep(measure.boards(plan, dense, data, builds, say))
-            elif section == "peers":
-                keep(measure.peer_rows())
-            else:
-                raise ValueError(f"unknown section {section!r}; choose from {', '.join(SECTIONS)}")
-            say(f"bench: {section} done in {time.perf_counter() - t0:.0f} s")
-        meta = {"section": "run", "measure": "this run", "quick": plan.quick,
-                "sections": list(sections), "seconds": round(time.perf_counter() - start, 1),
-                "cpu_count": os.cpu_count(), "machine": platform.machine(),
-                "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
-        fh.write(json.dumps(meta) + "\n")
+    def keep(new):
+        for row in new:
+            rows.append(row)
+            fh.write((json.dumps(row) + "\n").encode())
+        fh.flush()
+
+    data = measure.load_workloads(plan, qtdb, say) \
+        if {"workloads", "accuracy", "software", "boards"} & set(sections) else {}
+    dense: list[dict] = []
+    for section in sections:
+        t0 = time.perf_counter()
+        if section == "throughput":
+            dense = measure.throughput(plan, say)
+            keep(dense)
+        elif section == "workloads":
+            keep(measure.workloads(plan, data, say))
+        elif section == "accuracy":
+            keep(measure.accuracy_vs_bits(plan, data, say))
+        elif section == "software":
+            keep(measure.software(plan, data, say))
+        elif section == "boards":
+            keep(measure.boards(plan, dense, data, builds, say))
+        elif section == "peers":
+            keep(measure.peer_rows())
+        else:
+            raise ValueError(f"unknown section {section!r}; choose from {', '.join(SECTIONS)}")
+        say(f"bench: {section} done in {time.perf_counter() - t0:.0f} s")
+    meta = {"section": "run", "measure": "this run", "quick": plan.quick,
+            "sections": list(sections), "seconds": round(time.perf_counter() - start, 1),
+            "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    fh.write((json.dumps(meta) + "\n").encode())
     return [meta, *rows]

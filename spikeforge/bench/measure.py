@@ -152,8 +152,7 @@ def workloads(plan: Plan, data: dict, say=print) -> list[dict]:
         golden = simulate(net, x)
         golden_seconds = time.perf_counter() - start
         float_acc = accuracy(net, simulate_float(fnet, x).decisions, y) if fnet else None
-        dense_macs = steps * sum(l.w_in.size + (l.w_rec.size if l.recurrent else 0)
-                                 for l in net.layers)
+        dense_macs = steps * net.synapses()
         synops = float(golden.synops.mean())
         updates = float(golden.neuron_updates.mean())
         spiking = [(i, l) for i, l in enumerate(net.layers) if l.kind.spiking]
@@ -202,19 +201,17 @@ def model_cycles_per_step(net: Network, x, lanes: int) -> float:
 def accuracy_vs_bits(plan: Plan, data: dict, say=print) -> list[dict]:
     """Each float network quantised at 8, 6 and 4 weight bits, with the largest weight setting
     the scale and with a clipped scale (a quantile of |weight|), through the golden model."""
-    import dataclasses
-    from ..golden import quantize
+    from ..golden.reference import requantize, suggested_weight_clip
     rows = []
     for name, entry in data.items():
         if isinstance(entry, str) or builtin.load(name).theta is not None:
             continue        # theta networks are quantised by their trainer, not requantised
-        net, x, y, fnet = entry
+        net, x, y, _ = entry
         x, y = subset(plan, name, x, y)
         for bits in (8, 6, 4):
-            formats = dataclasses.replace(net.formats, weight_bits=bits)
-            for clip in (None, 0.999 if bits > 4 else 0.99):
+            for clip in (None, suggested_weight_clip(bits)):
                 say(f"bench: builtin:{name} at {bits}-bit weights, clip {clip or 'none'}")
-                q = quantize(fnet, formats, weight_clip=clip)
+                q = requantize(net, bits, clip)
                 rows.append({"section": "accuracy", "measure": f"builtin:{name}, {bits}-bit, "
                              f"clip {clip or 'none'}", "network": f"builtin:{name}",
                              "weight_bits": bits, "weight_clip": clip,

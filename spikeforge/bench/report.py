@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..golden.files import atomic_path, atomic_write
 from . import peers
 
 PLOTS = {"throughput": "bench-synops-per-clock.png", "accuracy": "bench-accuracy-vs-bits.png",
@@ -29,15 +29,6 @@ def _table(header, body):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
     return lines
-
-
-def _atomic_write(path: Path, text_or_bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    if isinstance(text_or_bytes, bytes):
-        tmp.write_bytes(text_or_bytes)
-    else:
-        tmp.write_text(text_or_bytes)
-    os.replace(tmp, path)
 
 
 def markdown(rows, command: str, plots: dict) -> str:
@@ -199,11 +190,10 @@ def draw(rows, out: Path) -> dict:
     made = {}
 
     def save(fig, key):
-        tmp = out / f".{PLOTS[key]}.partial.png"
         fig.tight_layout()
-        fig.savefig(tmp, dpi=110)
+        with atomic_path(out / PLOTS[key], "plot") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
-        os.replace(tmp, out / PLOTS[key])
         made[key] = PLOTS[key]
 
     t = _rows(rows, "throughput")
@@ -270,5 +260,6 @@ def write(rows, out: Path, command: str) -> Path:
     out = Path(out)
     plots = draw(rows, out)
     path = out / "benchmarks.md"
-    _atomic_write(path, markdown(rows, command, plots))
+    with atomic_write(path, "benchmark report") as fh:
+        fh.write(markdown(rows, command, plots).encode())
     return path
