@@ -540,11 +540,20 @@ def _output_folder(path: str) -> Path:
     return out
 
 
+def _check_qtdb(folder) -> None:
+    """``--qtdb DIR`` read before any work: a folder given explicitly must hold the QTDB
+    test records (without the option, a missing data set only leaves ECG out)."""
+    if folder:
+        from .datasets import load_qtdb
+        load_qtdb("test", folder)        # InputError: one line naming the file
+
+
 def cmd_bench(args) -> int:
     from .bench import SECTIONS, BenchError, Plan, run
     from .bench.report import write
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     out = _output_folder(args.output)
+    _check_qtdb(args.qtdb)
     try:
         rows = run(Plan.make(args.quick), out, sections=args.sections, qtdb=args.qtdb,
                    builds=args.builds, say=say)
@@ -589,6 +598,7 @@ def cmd_sweep(args) -> int:
         if load_inputs(args.input)[1] is None:
             raise CommandError(f"--input {args.input}: no labels y to score the points with")
     _output_folder(args.output)
+    _check_qtdb(args.qtdb)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     todo = sweep.points(args.networks, args.boards, args.lanes, args.weight_bits, args.weights)
     try:

@@ -76,8 +76,8 @@ def _test_set(spec: str, net, qtdb=None, inputs=None):
         if net.theta is not None:
             return load_task(name, "test", steps=net.theta.steps)
         return load_task(name, "test", qtdb)
-    except Exception:            # no such task or data set here: no accuracy, nothing else lost
-        return None
+    except (ValueError, ImportError):   # DataError: no such task or data set here (no
+        return None                     # accuracy, nothing else lost); scikit-learn missing
 
 
 def evaluate(point: Point, build_root: str, qtdb=None, inputs=None) -> dict:

@@ -87,3 +87,12 @@ def test_bench_and_sweep_refuse_an_output_that_is_a_file(tmp_path, capsys):
         assert main(argv) == 2
         assert f"-o {target}: is a file" in capsys.readouterr().err
     assert target.read_text() == "x"
+
+
+def test_bench_and_sweep_refuse_a_qtdb_folder_without_the_records(tmp_path, capsys):
+    for argv in (["bench", "--sections", "peers", "--qtdb", str(tmp_path), "-o", str(tmp_path / "o")],
+                 ["sweep", "builtin:ecg", "--boards", "icebreaker", "--qtdb", str(tmp_path)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("spikeforge: error: ") and str(tmp_path) in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

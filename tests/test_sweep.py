@@ -63,3 +63,8 @@ def test_sweep_rejects_bad_input_before_ray_starts(tmp_path, capsys):
     assert "missing.npz" in capsys.readouterr().err
     assert main(["sweep", "builtin:ecg", "--boards", "icebreaker", "--lanes", "3"]) == 2
     assert "--lanes 3" in capsys.readouterr().err
+    corrupt = tmp_path / "in.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    assert main(["sweep", "builtin:ecg", "--boards", "icebreaker", "--input", str(corrupt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"spikeforge: error: {corrupt}: ") and err.count("\n") == 1
