@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,15 +36,26 @@ def point_key(row) -> tuple:
             row["seed"])
 
 
+def network_name(task, penalty, target, bits, clip, seed) -> str:
+    """The file ``--networks`` keeps a run's network in."""
+    return (f"{task}-p{penalty:g}-t{target:g}-{bits}b-q{clip or 'max'}-s{seed}.npz")
+
+
 def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
-              data) -> dict:
+              data, keep_in=None) -> dict:
+    from spikeforge.golden.files import atomic_path
     from spikeforge.train.cli import train_task
     with tempfile.TemporaryDirectory() as tmp:
-        report = train_task(task, os.path.join(tmp, "net.npz"), seed=seed, epochs=epochs,
+        net = os.path.join(tmp, "net.npz")
+        report = train_task(task, net, seed=seed, epochs=epochs,
                             qat_epochs=qat_epochs, data=data, weight_bits=bits, weight_clip=clip,
                             validation=validation, keep="best" if validation else "last",
                             rate_penalty=penalty,
                             rate_target=target, progress=False)
+        if keep_in:
+            with atomic_path(os.path.join(keep_in, network_name(task, penalty, target, bits,
+                                                                clip, seed))) as path:
+                shutil.copyfile(net, path)   # /tmp may be another file system
     return {"task": task, "rate_penalty": penalty, "rate_target": target,
             "weight_bits": bits, "weight_clip": clip, "seed": seed, "epochs": report["epochs"],
             "qat_epochs": report["qat_epochs"], "kept_epoch": report["kept_epoch"],
@@ -177,6 +189,8 @@ def main(argv=None) -> int:
     p.add_argument("--qat-epochs", type=int, help="QAT epochs (default: the recipe's)")
     p.add_argument("--data", metavar="DIR", help="QTDB folder for ecg")
     p.add_argument("--out", metavar="JSONL", default="pareto.jsonl")
+    p.add_argument("--networks", metavar="DIR", help="keep every run's fixed-point network "
+                   "here (TASK-pPENALTY-tTARGET-BITSb-qCLIP-sSEED.npz)")
     p.add_argument("--table", metavar="JSONL", help="only print (and --plot) a saved sweep")
     p.add_argument("--plot", metavar="PNG")
     p.add_argument("--json", action="store_true", help="print the recipes' rows as JSON")
@@ -186,6 +200,8 @@ def main(argv=None) -> int:
     except SweepFileError as exc:
         print(f"bench_pareto: error: {exc}", file=sys.stderr)
         return 2
+    if args.networks and not args.table:
+        os.makedirs(args.networks, exist_ok=True)
     if not args.table:
         done = {point_key(r) for r in rows}
         from spikeforge.train.trainer import RECIPES
@@ -203,7 +219,8 @@ def main(argv=None) -> int:
                     row = run_point(args.task, penalty, args.target, bits, seed,
                                     clip=args.weight_clip,
                                     validation=args.validation, epochs=args.epochs,
-                                    qat_epochs=args.qat_epochs, data=args.data)
+                                    qat_epochs=args.qat_epochs, data=args.data,
+                                    keep_in=args.networks)
                     print(f"  fixed point {100 * row['fixed_accuracy']:.2f} %, "
                           f"{row['synaptic_ops_per_sample']:,.0f} synaptic ops per sample, "
                           f"{row['train_seconds']:.0f} s", file=sys.stderr, flush=True)

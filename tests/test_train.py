@@ -233,8 +233,8 @@ def test_train_command_digits_writes_network_and_test_set(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     net = Network.load(out)
     x, y = load_inputs(tmp_path / "net.test.npz")
-    assert x.shape == (449, 10, 24) and y.shape == (449,)
-    assert net.summary() == "24 -> 128 rec alif -> 10 li"
+    assert x.shape == (449, 5, 192) and y.shape == (449,)
+    assert net.summary() == "192 -> 128 rec alif -> 10 li"
     assert (tmp_path / "net.ckpt").is_file()
     from spikeforge.golden import accuracy
     assert accuracy(net, simulate(net, x).decisions, y) == pytest.approx(report["fixed_accuracy"])

@@ -8,8 +8,9 @@ import pytest
 from conftest import require_extra
 
 from spikeforge.golden import InputError
-from spikeforge.train.data import (DIGITS_LEVELS, DataError, encode_rows, load_digits_split,
-                                   load_idx, load_mnist_idx, load_shd, load_task)
+from spikeforge.train.data import (DIGITS_LEVELS, DIGITS_ROWS_PER_STEP, DIGITS_TAIL, DataError,
+                                   encode_rows, load_digits_split, load_idx, load_mnist_idx,
+                                   load_shd, load_task)
 
 require_extra("sklearn", "dev")
 
@@ -34,7 +35,11 @@ def test_encode_rows_thermometer_code():
 def test_digits_split_is_fixed_and_disjoint():
     xtr, ytr = load_digits_split("train")
     xte, yte = load_digits_split("test")
-    assert xtr.shape == (1348, 10, 8 * len(DIGITS_LEVELS)) and xte.shape == (449, 10, 24)
+    # the whole image in the first step, then the silent tail
+    steps = 8 // DIGITS_ROWS_PER_STEP + DIGITS_TAIL
+    channels = DIGITS_ROWS_PER_STEP * 8 * len(DIGITS_LEVELS)
+    assert xtr.shape == (1348, steps, channels) and xte.shape == (449, 5, 192)
+    assert not xte[:, 1:].any()
     assert set(np.unique(xte)) <= {0, 1} and set(ytr) == set(range(10))
     again, _ = load_digits_split("test")
     assert np.array_equal(again, xte)

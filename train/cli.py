@@ -40,7 +40,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                     "output, trained with exact spike-time gradients in continuous time "
                     "(Klos & Memmesheimer); also writes the float network (NET.float.npz).")
     p.add_argument("task", choices=TASKS, help="ecg: QTDB per-step segmentation; digits: "
-                   "scikit-learn 8x8 digits presented row by row; digits-ttfs: the digits as "
+                   "scikit-learn 8x8 digits, the thermometer-coded image in one step, then 4 "
+                   "silent steps; digits-ttfs: the digits as "
                    "theta network, one spike per bright pixel at t = 0; mnist-ttfs: MNIST IDX "
                    "files you bring, 784-100-100-10 theta network")
     p.add_argument("-o", "--output", required=True, metavar="NET.npz", help="network file to write")

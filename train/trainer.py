@@ -24,6 +24,7 @@ from spikeforge.golden import Decision, Formats, NeuronKind, accuracy, quantize,
 from spikeforge.golden.reference import check_weight_clip
 
 from .checkpoint import read_checkpoint, write_checkpoint
+from .data import DIGITS_LEVELS, DIGITS_ROWS_PER_STEP
 from .srnn import SRNN, LayerSpec
 
 __all__ = ["Recipe", "RECIPES", "Trainer", "evaluate_fixed", "evaluate_float", "quantize_model",
@@ -73,12 +74,12 @@ class Recipe:
 
 RECIPES = {
     "digits": Recipe(
-        name="digits", n_inputs=24,
+        name="digits", n_inputs=DIGITS_ROWS_PER_STEP * 8 * len(DIGITS_LEVELS),
         layers=[LayerSpec(128, NeuronKind.ALIF, recurrent=True, tau_m=(8.0, 2.0),
                           tau_adp=(30.0, 5.0), b0=0.1, beta=1.8, name="hidden"),
                 LayerSpec(10, NeuronKind.LI, recurrent=False, tau_m=(10.0, 2.0), name="readout")],
         decision=Decision.LAST, lr=1e-2, lr_final=2e-4, batch=64, epochs=80, qat_epochs=20,
-        qat_lr=1e-3, rate_penalty=0.5),
+        qat_lr=1e-3, rate_penalty=0.1, validation=0.1, keep="best"),
     "ecg": Recipe(
         # As the reference code: recurrent LIF hidden neurons (threshold b0, no
         # adaptation), spiking ALIF outputs whose membrane potential is the readout.
