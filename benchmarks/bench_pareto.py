@@ -201,7 +201,12 @@ def main(argv=None) -> int:
         print(f"bench_pareto: error: {exc}", file=sys.stderr)
         return 2
     if args.networks and not args.table:
-        os.makedirs(args.networks, exist_ok=True)
+        try:
+            os.makedirs(args.networks, exist_ok=True)
+        except OSError as exc:
+            print(f"bench_pareto: error: --networks {args.networks}: {exc.strerror}",
+                  file=sys.stderr)
+            return 2
     if not args.table:
         done = {point_key(r) for r in rows}
         from spikeforge.train.trainer import RECIPES

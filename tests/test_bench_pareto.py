@@ -68,3 +68,14 @@ def test_a_corrupt_sweep_file_is_one_line(tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.err.startswith(f"bench_pareto: error: {path}: line 2: not a run")
         assert len(captured.err.splitlines()) == 1 and captured.out == ""
+
+
+def test_networks_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    bench = _bench()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert bench.main(["--penalties", "0", "--seeds", "0", "--out", str(tmp_path / "s.jsonl"),
+                       "--networks", str(blocker / "nets")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench_pareto: error: --networks ") and "\n" not in err
+    assert not (tmp_path / "s.jsonl").exists()

@@ -241,6 +241,16 @@ def test_train_command_digits_writes_network_and_test_set(tmp_path, capsys):
     assert report["fixed_accuracy"] > 0.3
 
 
+def test_train_command_without_validation_keeps_the_last_epoch(tmp_path, capsys):
+    # the digits recipe keeps the best validation epoch; --validation 0 alone means the last
+    from spikeforge.train.cli import main
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--epochs", "1", "--qat-epochs", "1",
+                 "--validation", "0", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["validation_samples"] == 0 and report["keep"] == "last"
+    assert report["kept_epoch"] == 2
+
+
 def test_train_command_validates_and_keeps_the_best_epoch(tmp_path, capsys):
     from spikeforge.train.cli import main
     out = tmp_path / "net.npz"

@@ -71,7 +71,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                         f"{DEFAULT_VALIDATION} with --keep best)")
     p.add_argument("--keep", choices=("last", "best"),
                    help="ecg, digits: the epoch whose network is written: the last, or the best "
-                        "on validation (default: the recipe's)")
+                        "on validation (default: the recipe's; last with --validation 0)")
     p.add_argument("--rate-penalty", type=float, metavar="WEIGHT",
                    help="ecg, digits: loss += WEIGHT x mean over the spiking layers of each "
                         "layer's firing rate above --rate-target (default: the recipe's)")
@@ -171,6 +171,8 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
                if v is not None}
     if keep == "best" and validation is None and not recipe.validation:
         changes["validation"] = DEFAULT_VALIDATION
+    if validation == 0 and keep is None:
+        changes["keep"] = "last"   # no validation set: nothing to pick the best epoch on
     if weight_bits is not None:
         import dataclasses
         from spikeforge.golden import NetworkFileError
