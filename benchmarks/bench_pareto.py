@@ -32,13 +32,13 @@ import tempfile
 
 def point_key(row) -> tuple:
     return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
-            row.get("weight_clip"), row.get("qat_epochs"), row.get("validation_samples", 1) > 0,
-            row["seed"])
+            row.get("weight_clip"), row.get("epochs"), row.get("qat_epochs"),
+            row.get("validation_samples", 1) > 0, row["seed"])
 
 
-def network_name(task, penalty, target, bits, clip, seed) -> str:
+def network_name(task, penalty, target, bits, clip, epochs, seed) -> str:
     """The file ``--networks`` keeps a run's network in."""
-    return (f"{task}-p{penalty:g}-t{target:g}-{bits}b-q{clip or 'max'}-s{seed}.npz")
+    return (f"{task}-p{penalty:g}-t{target:g}-{bits}b-q{clip or 'max'}-e{epochs}-s{seed}.npz")
 
 
 def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
@@ -54,7 +54,7 @@ def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epoch
                             rate_target=target, progress=False)
         if keep_in:
             with atomic_path(os.path.join(keep_in, network_name(task, penalty, target, bits,
-                                                                clip, seed))) as path:
+                                                                clip, report["epochs"], seed))) as path:
                 shutil.copyfile(net, path)   # /tmp may be another file system
     return {"task": task, "rate_penalty": penalty, "rate_target": target,
             "weight_bits": bits, "weight_clip": clip, "seed": seed, "epochs": report["epochs"],
@@ -73,16 +73,17 @@ def recipes(rows) -> list[dict]:
     groups = {}
     for r in rows:
         groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"],
-                           r.get("weight_clip"), r.get("qat_epochs"),
+                           r.get("weight_clip"), r.get("epochs"), r.get("qat_epochs"),
                            r.get("validation_samples", 1) > 0), []).append(r)
     out = []
-    for (task, penalty, target, bits, clip, qat, validated), runs in sorted(groups.items(),
+    for (task, penalty, target, bits, clip, epochs, qat, validated), runs in sorted(groups.items(),
                                                            key=lambda kv: str(kv[0])):
         acc = [r["fixed_accuracy"] for r in runs]
         ops = [r["synaptic_ops_per_sample"] for r in runs]
         sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
-                    "weight_bits": bits, "weight_clip": clip, "qat_epochs": qat,
+                    "weight_bits": bits, "weight_clip": clip, "epochs": epochs,
+                    "qat_epochs": qat,
                     "kept": "best on validation" if validated else "last",
                     "seeds": sorted(r["seed"] for r in runs),
                     "accuracy_mean": statistics.fmean(acc), "accuracy_sd": sd(acc),
@@ -105,13 +106,14 @@ def recipes(rows) -> list[dict]:
 
 
 def print_table(rows) -> None:
-    print("| task | penalty | target | weight bits | weight clip | QAT epochs | epoch kept | "
-          "seeds | fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
+    print("| task | penalty | target | weight bits | weight clip | epochs | QAT epochs | "
+          "epoch kept | seeds | fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
           "firing rate | train s | Pareto |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes(rows):
         print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
-              f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {r['qat_epochs']} | "
+              f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {r['epochs']} | "
+              f"{r['qat_epochs']} | "
               f"{r['kept']} | {len(r['seeds'])} | "
               f"{100 * r['accuracy_mean']:.2f} ± "
               f"{100 * r['accuracy_sd']:.2f} % | {r['synops_mean']:,.0f} ± {r['synops_sd']:,.0f} | "
@@ -190,7 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", metavar="DIR", help="QTDB folder for ecg")
     p.add_argument("--out", metavar="JSONL", default="pareto.jsonl")
     p.add_argument("--networks", metavar="DIR", help="keep every run's fixed-point network "
-                   "here (TASK-pPENALTY-tTARGET-BITSb-qCLIP-sSEED.npz)")
+                   "here (TASK-pPENALTY-tTARGET-BITSb-qCLIP-eEPOCHS-sSEED.npz)")
     p.add_argument("--table", metavar="JSONL", help="only print (and --plot) a saved sweep")
     p.add_argument("--plot", metavar="PNG")
     p.add_argument("--json", action="store_true", help="print the recipes' rows as JSON")
@@ -211,11 +213,12 @@ def main(argv=None) -> int:
         done = {point_key(r) for r in rows}
         from spikeforge.train.trainer import RECIPES
         qat = RECIPES[args.task].qat_epochs if args.qat_epochs is None else args.qat_epochs
+        epochs = RECIPES[args.task].epochs if args.epochs is None else args.epochs
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, penalty, args.target, bits, args.weight_clip, qat,
-                           args.validation > 0, seed)
+                    key = (args.task, penalty, args.target, bits, args.weight_clip, epochs,
+                           qat, args.validation > 0, seed)
                     if key in done:
                         continue
                     print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
