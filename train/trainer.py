@@ -78,7 +78,7 @@ RECIPES = {
         layers=[LayerSpec(128, NeuronKind.ALIF, recurrent=True, tau_m=(8.0, 2.0),
                           tau_adp=(30.0, 5.0), b0=0.1, beta=1.8, name="hidden"),
                 LayerSpec(10, NeuronKind.LI, recurrent=False, tau_m=(10.0, 2.0), name="readout")],
-        decision=Decision.LAST, lr=1e-2, lr_final=2e-4, batch=64, epochs=80, qat_epochs=20,
+        decision=Decision.LAST, lr=1e-2, lr_final=2e-4, batch=64, epochs=150, qat_epochs=20,
         qat_lr=1e-3, rate_penalty=0.1, validation=0.1, keep="best"),
     "ecg": Recipe(
         # As the reference code: recurrent LIF hidden neurons (threshold b0, no
