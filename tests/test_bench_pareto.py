@@ -48,8 +48,8 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
         return _row(penalty, seed, 0.95, 11_000)
     monkeypatch.setattr(bench, "run_point", fake)
     plot = tmp_path / "front.png"
-    assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--out", str(out),
-                       "--plot", str(plot)]) == 0
+    assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--epochs", "80",
+                       "--out", str(out), "--plot", str(plot)]) == 0
     # only the missing points run: seed 2 of penalties 0 and 2
     assert [(a[1], a[4]) for a in ran] == [(0.0, 2), (2.0, 2)]
     assert len(out.read_text().splitlines()) == len(ROWS) + 2
@@ -58,7 +58,7 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # another float epoch count is another recipe: all three seeds of both penalties run
     ran.clear()
-    assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--epochs", "150",
+    assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--epochs", "120",
                        "--out", str(out)]) == 0
     assert len(ran) == 6
 
