@@ -72,9 +72,7 @@ def recipes(rows) -> list[dict]:
     """Mean ± s.d. over the seeds of each recipe, and whether it is on the Pareto front."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["task"], r["rate_penalty"], r["rate_target"], r["weight_bits"],
-                           r.get("weight_clip"), r.get("epochs"), r.get("qat_epochs"),
-                           r.get("validation_samples", 1) > 0), []).append(r)
+        groups.setdefault(point_key(r)[:-1], []).append(r)     # a recipe: a point without its seed
     out = []
     for (task, penalty, target, bits, clip, epochs, qat, validated), runs in sorted(groups.items(),
                                                            key=lambda kv: str(kv[0])):
