@@ -13,8 +13,8 @@ per sample, the dense RNN's multiply-accumulates, firing rate per spiking layer,
 training time. The test set never chooses anything. Each finished run is
 appended to ``--out`` as one JSON line (a long sweep can be stopped and
 continued: points already in the file are not run again); the table gives
-mean ± s.d. over the seeds of each (penalty, target, weight bits) recipe and
-marks the recipes on the Pareto front (no other recipe has both higher mean
+mean ± s.d. over the seeds of each recipe (hidden size, penalty, target, weight
+bits, weight clip, epochs) and marks the recipes on the Pareto front (no other recipe has both higher mean
 accuracy and fewer mean synaptic operations). ``--plot`` draws every run and
 the recipes' means (matplotlib). Training needs torch (the ``train`` extra).
 """
@@ -31,18 +31,19 @@ import tempfile
 
 
 def point_key(row) -> tuple:
-    return (row["task"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
+    return (row["task"], row["hidden"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
             row.get("weight_clip"), row.get("epochs"), row.get("qat_epochs"),
             row.get("validation_samples", 1) > 0, row["seed"])
 
 
-def network_name(task, penalty, target, bits, clip, epochs, seed) -> str:
+def network_name(task, hidden, penalty, target, bits, clip, epochs, seed) -> str:
     """The file ``--networks`` keeps a run's network in."""
-    return (f"{task}-p{penalty:g}-t{target:g}-{bits}b-q{clip or 'max'}-e{epochs}-s{seed}.npz")
+    return (f"{task}-h{hidden}-p{penalty:g}-t{target:g}-{bits}b-q{clip or 'max'}-e{epochs}"
+            f"-s{seed}.npz")
 
 
-def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epochs, qat_epochs,
-              data, keep_in=None) -> dict:
+def run_point(task, hidden, penalty, target, bits, seed, *, clip=None, validation, epochs,
+              qat_epochs, data, keep_in=None) -> dict:
     from spikeforge.golden.files import atomic_path
     from spikeforge.train.cli import train_task
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,12 +52,12 @@ def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epoch
                             qat_epochs=qat_epochs, data=data, weight_bits=bits, weight_clip=clip,
                             validation=validation, keep="best" if validation else "last",
                             rate_penalty=penalty,
-                            rate_target=target, progress=False)
+                            rate_target=target, hidden=hidden, progress=False)
         if keep_in:
-            with atomic_path(os.path.join(keep_in, network_name(task, penalty, target, bits,
-                                                                clip, report["epochs"], seed))) as path:
+            with atomic_path(os.path.join(keep_in, network_name(task, hidden, penalty, target,
+                                                                bits, clip, report["epochs"], seed))) as path:
                 shutil.copyfile(net, path)   # /tmp may be another file system
-    return {"task": task, "rate_penalty": penalty, "rate_target": target,
+    return {"task": task, "hidden": hidden, "rate_penalty": penalty, "rate_target": target,
             "weight_bits": bits, "weight_clip": clip, "seed": seed, "epochs": report["epochs"],
             "qat_epochs": report["qat_epochs"], "kept_epoch": report["kept_epoch"],
             "validation_samples": report["validation_samples"],
@@ -68,18 +69,23 @@ def run_point(task, penalty, target, bits, seed, *, clip=None, validation, epoch
             "train_seconds": report["train_seconds"]}
 
 
+def default_hidden(task) -> int:
+    from spikeforge.train.trainer import RECIPES
+    return RECIPES[task].layers[0].size
+
+
 def recipes(rows) -> list[dict]:
     """Mean ± s.d. over the seeds of each recipe, and whether it is on the Pareto front."""
     groups = {}
     for r in rows:
         groups.setdefault(point_key(r)[:-1], []).append(r)     # a recipe: a point without its seed
     out = []
-    for (task, penalty, target, bits, clip, epochs, qat, validated), runs in sorted(groups.items(),
+    for (task, hidden, penalty, target, bits, clip, epochs, qat, validated), runs in sorted(groups.items(),
                                                            key=lambda kv: str(kv[0])):
         acc = [r["fixed_accuracy"] for r in runs]
         ops = [r["synaptic_ops_per_sample"] for r in runs]
         sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
-        out.append({"task": task, "rate_penalty": penalty, "rate_target": target,
+        out.append({"task": task, "hidden": hidden, "rate_penalty": penalty, "rate_target": target,
                     "weight_bits": bits, "weight_clip": clip, "epochs": epochs,
                     "qat_epochs": qat,
                     "kept": "best on validation" if validated else "last",
@@ -104,12 +110,12 @@ def recipes(rows) -> list[dict]:
 
 
 def print_table(rows) -> None:
-    print("| task | penalty | target | weight bits | weight clip | epochs | QAT epochs | "
+    print("| task | hidden | penalty | target | weight bits | weight clip | epochs | QAT epochs | "
           "epoch kept | seeds | fixed-point accuracy | synaptic ops per sample | dense MACs / synaptic ops | "
           "firing rate | train s | Pareto |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in recipes(rows):
-        print(f"| {r['task']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
+        print(f"| {r['task']} | {r['hidden']} | {r['rate_penalty']:g} | {r['rate_target']:g} | "
               f"{r['weight_bits']} | {r['weight_clip'] or 'max'} | {r['epochs']} | "
               f"{r['qat_epochs']} | "
               f"{r['kept']} | {len(r['seeds'])} | "
@@ -133,6 +139,7 @@ def plot(rows, path) -> None:
                     yerr=100 * r["accuracy_sd"], fmt="o" if r["pareto"] else "s",
                     color="C0" if r["pareto"] else "C1", capsize=3)
         ax.annotate(f"{r['rate_penalty']:g}/{r['weight_bits']}b"
+                    + (f"/h{r['hidden']}" if r["hidden"] != default_hidden(r["task"]) else "")
                     + (f"/q{r['weight_clip']:g}" if r["weight_clip"] else ""),
                     (r["synops_mean"], 100 * r["accuracy_mean"]), textcoords="offset points",
                     xytext=(4, 4), fontsize=7)
@@ -178,6 +185,8 @@ def main(argv=None) -> int:
     p.add_argument("--task", choices=("digits", "ecg"), default="digits")
     p.add_argument("--penalties", type=float, nargs="+", default=[0.0, 2.0, 8.0])
     p.add_argument("--target", type=float, default=0.0, help="rate target (default 0)")
+    p.add_argument("--hidden", type=int, help="neurons in the hidden layer (default: the "
+                   "recipe's)")
     p.add_argument("--weight-bits", type=int, nargs="+", default=[8])
     p.add_argument("--weight-clip", type=float, help="quantile a layer's weight scale is set "
                    "by (default: the largest weight; see spikeforge train --weight-clip)")
@@ -212,17 +221,18 @@ def main(argv=None) -> int:
         from spikeforge.train.trainer import RECIPES
         qat = RECIPES[args.task].qat_epochs if args.qat_epochs is None else args.qat_epochs
         epochs = RECIPES[args.task].epochs if args.epochs is None else args.epochs
+        hidden = default_hidden(args.task) if args.hidden is None else args.hidden
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, penalty, args.target, bits, args.weight_clip, epochs,
+                    key = (args.task, hidden, penalty, args.target, bits, args.weight_clip, epochs,
                            qat, args.validation > 0, seed)
                     if key in done:
                         continue
-                    print(f"training {args.task}: penalty {penalty:g}, target {args.target:g}, "
+                    print(f"training {args.task}: {hidden} hidden, penalty {penalty:g}, target {args.target:g}, "
                           f"{bits}-bit weights, clip {args.weight_clip or 'max'}, seed {seed} ...",
                           file=sys.stderr, flush=True)
-                    row = run_point(args.task, penalty, args.target, bits, seed,
+                    row = run_point(args.task, hidden, penalty, args.target, bits, seed,
                                     clip=args.weight_clip,
                                     validation=args.validation, epochs=args.epochs,
                                     qat_epochs=args.qat_epochs, data=args.data,

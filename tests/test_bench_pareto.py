@@ -14,7 +14,7 @@ def _bench():
 
 
 def _row(penalty, seed, acc, ops):
-    return {"task": "digits", "rate_penalty": penalty, "rate_target": 0.0, "weight_bits": 8,
+    return {"task": "digits", "hidden": 128, "rate_penalty": penalty, "rate_target": 0.0, "weight_bits": 8,
             "seed": seed, "epochs": 80, "qat_epochs": 20, "validation_samples": 135, "fixed_accuracy": acc, "synaptic_ops_per_sample": ops,
             "dense_macs_per_sample": 200_000.0, "firing_rate": [acc / 10],
             "train_seconds": 100.0}
@@ -43,9 +43,10 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
     out = tmp_path / "sweep.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     ran = []
-    def fake(task, penalty, target, bits, seed, **kwargs):
-        ran.append((task, penalty, target, bits, seed))
-        return _row(penalty, seed, 0.95, 11_000)
+    def fake(task, hidden, penalty, target, bits, seed, **kwargs):
+        ran.append((task, penalty, target, bits, seed, hidden))
+        return {**_row(penalty, seed, 0.95, 11_000), "hidden": hidden,
+                "epochs": kwargs["epochs"] or 150}
     monkeypatch.setattr(bench, "run_point", fake)
     plot = tmp_path / "front.png"
     assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--epochs", "80",
@@ -54,13 +55,20 @@ def test_table_resume_and_plot(tmp_path, capsys, monkeypatch):
     assert [(a[1], a[4]) for a in ran] == [(0.0, 2), (2.0, 2)]
     assert len(out.read_text().splitlines()) == len(ROWS) + 2
     table = capsys.readouterr().out
-    assert "| digits | 2 | 0 | 8 | max | 80 | 20 | best on validation | 3 | 95.00 ± 0.00 % |" in table
+    assert "| digits | 128 | 2 | 0 | 8 | max | 80 | 20 | best on validation | 3 | 95.00 ± 0.00 % |" \
+        in table
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # another float epoch count is another recipe: all three seeds of both penalties run
     ran.clear()
     assert bench.main(["--penalties", "0", "2", "--seeds", "0", "1", "2", "--epochs", "120",
                        "--out", str(out)]) == 0
     assert len(ran) == 6
+    # and so is another hidden layer size, which the run is given
+    ran.clear()
+    assert bench.main(["--penalties", "2", "--seeds", "0", "--epochs", "80", "--hidden", "64",
+                       "--out", str(out)]) == 0
+    assert ran == [("digits", 2.0, 0.0, 8, 0, 64)]
+    assert "| digits | 64 | 2 | 0 | 8 | max | 80 |" in capsys.readouterr().out
 
 
 def test_a_corrupt_sweep_file_is_one_line(tmp_path, capsys):

@@ -245,10 +245,11 @@ def test_train_command_without_validation_keeps_the_last_epoch(tmp_path, capsys)
     # the digits recipe keeps the best validation epoch; --validation 0 alone means the last
     from spikeforge.train.cli import main
     assert main(["digits", "-o", str(tmp_path / "n.npz"), "--epochs", "1", "--qat-epochs", "1",
-                 "--validation", "0", "--json", "--quiet"]) == 0
+                 "--validation", "0", "--hidden", "16", "--json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["validation_samples"] == 0 and report["keep"] == "last"
     assert report["kept_epoch"] == 2
+    assert report["hidden"] == 16 and report["summary"] == "192 -> 16 rec alif -> 10 li"
 
 
 def test_train_command_validates_and_keeps_the_best_epoch(tmp_path, capsys):
@@ -271,6 +272,8 @@ def test_train_command_validates_and_keeps_the_best_epoch(tmp_path, capsys):
         assert err.startswith("spikeforge: error: ") and message in err, err
     assert main(["digits-ttfs", "-o", str(tmp_path / "n.npz"), "--keep", "best"]) == 2
     assert "--keep: not used by digits-ttfs" in capsys.readouterr().err
+    assert main(["digits-ttfs", "-o", str(tmp_path / "n.npz"), "--hidden", "8"]) == 2
+    assert "--hidden: not used by digits-ttfs" in capsys.readouterr().err
 
 
 def test_train_command_errors(tmp_path, capsys, monkeypatch):
@@ -286,6 +289,8 @@ def test_train_command_errors(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.iterdir())      # nothing trained, nothing written
     assert main(["digits", "-o", str(tmp_path / "n.npz"), "--epochs", "-1"]) == 2
     assert "--epochs -1" in capsys.readouterr().err
+    assert main(["digits", "-o", str(tmp_path / "n.npz"), "--hidden", "0"]) == 2
+    assert "--hidden 0: must be >= 1" in capsys.readouterr().err
     assert main(["digits", "-o", str(tmp_path / "n.npz"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     assert main(["ecg", "-o", str(tmp_path / "n.npz"), "--data", str(tmp_path)]) == 2

@@ -8,6 +8,7 @@ fails with one line telling how to install it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -72,6 +73,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--keep", choices=("last", "best"),
                    help="ecg, digits: the epoch whose network is written: the last, or the best "
                         "on validation (default: the recipe's; last with --validation 0)")
+    p.add_argument("--hidden", type=int, metavar="N",
+                   help="ecg, digits: neurons in the hidden layer (default: the recipe's: "
+                        "ecg 36, digits 128)")
     p.add_argument("--rate-penalty", type=float, metavar="WEIGHT",
                    help="ecg, digits: loss += WEIGHT x mean over the spiking layers of each "
                         "layer's firing rate above --rate-target (default: the recipe's)")
@@ -140,7 +144,8 @@ def _check_outputs(*outputs) -> None:
 def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_out=None,
                checkpoint=None, resume=False, data=None, threads=1, lr=None, batch=None,
                weight_bits=None, weight_clip=None, validation=None, keep=None,
-               rate_penalty=None, rate_target=None, progress=True, log=None) -> dict:
+               rate_penalty=None, rate_target=None, hidden=None, progress=True,
+               log=None) -> dict:
     """Train ``task`` and write ``output`` (network) and ``test_out`` (test inputs); returns the report."""
     try:
         import torch
@@ -154,7 +159,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
     test_out = test_out or base + ".test.npz"
     checkpoint = checkpoint or base + ".ckpt"
     for name, value in (("epochs", epochs), ("qat_epochs", qat_epochs), ("threads", threads),
-                        ("batch", batch)):
+                        ("batch", batch), ("hidden", hidden)):
         _positive(name, value)
     if lr is not None and not lr > 0:
         raise _command_error()(f"--lr {lr!r}: must be > 0")
@@ -169,12 +174,13 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
                                  ("weight_clip", weight_clip),
                                  ("rate_penalty", rate_penalty), ("rate_target", rate_target))
                if v is not None}
+    if hidden is not None:
+        changes["layers"] = [dataclasses.replace(recipe.layers[0], size=hidden), *recipe.layers[1:]]
     if keep == "best" and validation is None and not recipe.validation:
         changes["validation"] = DEFAULT_VALIDATION
     if validation == 0 and keep is None:
         changes["keep"] = "last"   # no validation set: nothing to pick the best epoch on
     if weight_bits is not None:
-        import dataclasses
         from spikeforge.golden import NetworkFileError
         try:
             changes["formats"] = dataclasses.replace(recipe.formats, weight_bits=weight_bits)
@@ -232,6 +238,7 @@ def train_task(task: str, output, *, epochs=None, qat_epochs=None, seed=0, test_
         "task": task, "network": output, "test_inputs": test_out, "checkpoint": checkpoint,
         "seed": seed, "summary": network.summary(), "formats": network.formats.to_json(),
         "epochs": recipe.epochs, "qat_epochs": recipe.qat_epochs,
+        "hidden": recipe.layers[0].size,
         "train_seconds": round(seconds, 1),
         "float_accuracy": measured.get("float_accuracy"),
         "float_accuracy_after_qat": float_export,
@@ -456,7 +463,8 @@ def cmd_train(args) -> int:
 
     from .data import THETA_TASKS
     if args.task in THETA_TASKS:
-        for name in ("data", "validation", "keep", "rate_penalty", "rate_target", "weight_clip"):
+        for name in ("data", "validation", "keep", "rate_penalty", "rate_target", "weight_clip",
+                     "hidden"):
             if getattr(args, name) is not None:
                 raise _command_error()(f"--{name.replace('_', '-')}: not used by {args.task}")
         report = train_theta_task(
@@ -482,7 +490,7 @@ def cmd_train(args) -> int:
                         batch=args.batch, weight_bits=args.weight_bits,
                         weight_clip=args.weight_clip, validation=args.validation, keep=args.keep,
                         rate_penalty=args.rate_penalty, rate_target=args.rate_target,
-                        progress=progress, log=log)
+                        hidden=args.hidden, progress=progress, log=log)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
