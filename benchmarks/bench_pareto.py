@@ -14,8 +14,8 @@ training time. The test set never chooses anything. Each finished run is
 appended to ``--out`` as one JSON line (a long sweep can be stopped and
 continued: points already in the file are not run again); the table gives
 mean ± s.d. over the seeds of each recipe (hidden size, penalty, target, weight
-bits, weight clip, epochs) and marks the recipes on the Pareto front (no other recipe has both higher mean
-accuracy and fewer mean synaptic operations). ``--plot`` draws every run and
+bits, weight clip, epochs) and marks the recipes on the Pareto front (no other
+recipe has both higher mean accuracy and fewer mean synaptic operations). ``--plot`` draws every run and
 the recipes' means (matplotlib). Training needs torch (the ``train`` extra).
 """
 
@@ -31,8 +31,8 @@ import tempfile
 
 
 def point_key(row) -> tuple:
-    return (row["task"], row["hidden"], row["rate_penalty"], row["rate_target"], row["weight_bits"],
-            row.get("weight_clip"), row.get("epochs"), row.get("qat_epochs"),
+    return (row["task"], row["hidden"], row["rate_penalty"], row["rate_target"],
+            row["weight_bits"], row.get("weight_clip"), row.get("epochs"), row.get("qat_epochs"),
             row.get("validation_samples", 1) > 0, row["seed"])
 
 
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", metavar="DIR", help="QTDB folder for ecg")
     p.add_argument("--out", metavar="JSONL", default="pareto.jsonl")
     p.add_argument("--networks", metavar="DIR", help="keep every run's fixed-point network "
-                   "here (TASK-pPENALTY-tTARGET-BITSb-qCLIP-eEPOCHS-sSEED.npz)")
+                   "here (TASK-hHIDDEN-pPENALTY-tTARGET-BITSb-qCLIP-eEPOCHS-sSEED.npz)")
     p.add_argument("--table", metavar="JSONL", help="only print (and --plot) a saved sweep")
     p.add_argument("--plot", metavar="PNG")
     p.add_argument("--json", action="store_true", help="print the recipes' rows as JSON")
@@ -225,11 +225,16 @@ def main(argv=None) -> int:
         for bits in args.weight_bits:
             for penalty in args.penalties:
                 for seed in args.seeds:
-                    key = (args.task, hidden, penalty, args.target, bits, args.weight_clip, epochs,
-                           qat, args.validation > 0, seed)
-                    if key in done:
+                    # the fields of the run's row that name its point (one definition: point_key)
+                    planned = {"task": args.task, "hidden": hidden, "rate_penalty": penalty,
+                               "rate_target": args.target, "weight_bits": bits,
+                               "weight_clip": args.weight_clip, "epochs": epochs,
+                               "qat_epochs": qat, "validation_samples": int(args.validation > 0),
+                               "seed": seed}
+                    if point_key(planned) in done:
                         continue
-                    print(f"training {args.task}: {hidden} hidden, penalty {penalty:g}, target {args.target:g}, "
+                    print(f"training {args.task}: {hidden} hidden, penalty {penalty:g}, "
+                          f"target {args.target:g}, "
                           f"{bits}-bit weights, clip {args.weight_clip or 'max'}, seed {seed} ...",
                           file=sys.stderr, flush=True)
                     row = run_point(args.task, hidden, penalty, args.target, bits, seed,
