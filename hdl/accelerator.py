@@ -464,7 +464,7 @@ class Accelerator(wiring.Component):
         _, delay = stagers(m)
         reg_answer = delay(reg_data, ANSWER_LATENCY - 1)
         m.d.comb += bus.r_valid.eq(delay(bus.r_stb, ANSWER_LATENCY))
-        hit_regs = (bus.addr >> reg_region.offset_bits) == 0
+        hit_regs = bus.hit(reg_region)
         with m.If(bus.r_stb & hit_regs):
             with m.Switch(bus.addr[:reg_region.offset_bits]):
                 for address, value in registers.items():
@@ -482,7 +482,7 @@ class Accelerator(wiring.Component):
             rdata = rdata | core.cfg_rdata
         for region in amap.regions[1:]:
             core = cores[region.layer][0]
-            hit = (bus.addr >> region.offset_bits) == (region.base >> region.offset_bits)
+            hit = bus.hit(region)
             m.d.comb += [
                 getattr(core, f"cfg_we_{region.memory}").eq(bus.w_stb & hit & ~busy),
                 getattr(core, f"cfg_re_{region.memory}").eq(bus.r_stb & hit & ~busy),
@@ -493,12 +493,21 @@ class Accelerator(wiring.Component):
 
 class _Request:
     """The configuration port's request (addr, w_data, w_stb, r_stb) one clock later, and its
-    ``r_valid`` answer driven on the port."""
+    ``r_valid`` answer driven on the port. ``hit(region)``: the request's address is in
+    ``region``, decoded from the port's address and registered with it (the same value as a
+    decode of ``addr``, with no compare between the register and the memories' ports)."""
 
     def __init__(self, port, m):
+        self._port, self._m = port, m
         self.addr, self.w_data = Signal.like(port.addr), Signal.like(port.w_data)
         self.w_stb, self.r_stb = Signal(), Signal()
         m.d.sync += [self.addr.eq(port.addr), self.w_data.eq(port.w_data),
                      self.w_stb.eq(port.w_stb), self.r_stb.eq(port.r_stb)]
         self.r_valid = port.r_valid
+
+    def hit(self, region):
+        hit = Signal(name=f"hit_{region.name.replace('.', '_')}")
+        self._m.d.sync += hit.eq((self._port.addr >> region.offset_bits)
+                                 == (region.base >> region.offset_bits))
+        return hit
 

@@ -131,7 +131,14 @@ class SynapseEngine(wiring.Component):
         m.d.comb += [
             self.acc_waddr.eq(c_word),
             self.acc_we.eq(c_valid),
-            self.busy.eq(a_valid | r_valid | b_valid | b2_valid | c_valid),
             self.issuing.eq(a_valid),
         ]
+        # busy = any stage valid, computed a clock ahead from what sets those flags (an event
+        # taken, or stages A..B2 valid) and registered: a flip-flop, not an OR of five, drives
+        # the configuration port's interlock (``Accelerator``), which was the critical path
+        # at P = 8 on the ECP5 (the same value on every clock)
+        busy = Signal()
+        m.d.sync += busy.eq((self.events.valid & self.events.ready)
+                            | a_valid | r_valid | b_valid | b2_valid)
+        m.d.comb += self.busy.eq(busy)
         return m
