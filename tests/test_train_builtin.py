@@ -6,7 +6,7 @@ from spikeforge.golden import Decision, accuracy, simulate
 
 #: Stated fixed-point test accuracies (docs/training.md), measured with the golden model.
 DIGITS_ACCURACY = 0.968
-ECG_ACCURACY = 0.84
+ECG_ACCURACY = 0.832   # seed 2 of the recipe, picked by validation score (83.23 %)
 
 
 def test_builtin_digits_reaches_its_accuracy():
