@@ -35,7 +35,7 @@ def test_two_point_sweep_on_local_ray(tmp_path, monkeypatch, capsys):
     x = random_events(0, 6, 5, 4)
     y = np.arange(30).reshape(6, 5) % 3      # this network decides per step
     save_inputs(tmp_path / "in.npz", x, y)
-    args = ["sweep", str(tmp_path / "net.npz"), "--boards", "icebreaker", "--lanes", "1",
+    args = ["sweep", str(tmp_path / "net.npz"), "--boards", "ulx3s-12f", "--lanes", "1",
             "--weight-bits", "8", "6", "--cpus", "2", "--input", str(tmp_path / "in.npz"),
             "-o", str(tmp_path / "out"), "--json", "--quiet"]
     assert main(args) == 0
