@@ -168,15 +168,23 @@ class LayerCore(wiring.Component):
                 m.d.comb += syn.w_data.eq(read_data)
             else:
                 m.d.comb += getattr(neu, name).eq(read_data)
-            # the word read, registered before its lane is selected: the engines register the
-            # same word the same way (Yosys merges the two), so the memory's output only ever
-            # feeds flip-flops
             was_read, word_read = Signal(name=f"cfg_read_{name}"), Signal(name=f"cfg_word_{name}")
             m.d.sync += [word_read.eq(re), was_read.eq(word_read)]
-            held = Signal.like(read_data, name=f"cfg_held_{name}")
-            m.d.sync += held.eq(read_data)
             value = Signal(shape, name=f"cfg_value_{name}")
-            m.d.comb += value.eq(held[cfg_wlane])
+            if name == "weights":
+                # the word read, registered before its lane is selected: the synapse engine
+                # registers the same word the same way (Yosys merges the two), so the block
+                # RAM's output only ever feeds flip-flops
+                held = Signal.like(read_data, name=f"cfg_held_{name}")
+                m.d.sync += held.eq(read_data)
+                m.d.comb += value.eq(held[cfg_wlane])
+            else:
+                # a parameter's lane selected from the memory's registered output, then
+                # registered: the neuron engine's own first-stage register (which feeds the
+                # lanes' multipliers) has no second load here. A shared register, placed
+                # between the multipliers and this select, was the critical path at P = 8 on
+                # the ECP5 (10.86 ns, 6.4 of them routing)
+                m.d.sync += value.eq(read_data[cfg_rlane])
             extended = Signal(DATA_BITS, name=f"cfg_ext_{name}")
             m.d.comb += extended.eq(value)   # sign- or zero-extends by the value's shape
             rdata = rdata | Mux(was_read, extended, 0)
