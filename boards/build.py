@@ -188,11 +188,12 @@ def build_bitstream(network: Network, board: Board, *, config: HardwareConfig = 
     platform = board.platform()
     divide = board.clock_divide if clock_divide is None else clock_divide
     top = BoardTop(network, config, clk_hz=board.clk_hz, baud=baud, clock_divide=divide)
-    # ``opt_clean -purge`` first drops the alias wires Amaranth names after view fields
-    # (``state[0]``, ``state[0].u``): Yosys' abc9 (0.66 to 0.70) names a mapped bit of the
-    # wire ``state`` ``state[0]`` too and stops on an internal assertion when both exist
+    # Yosys' abc9 (0.66 to 0.70) names a mapped bit of a wire ``b0`` ``b0[7]`` and stops on an
+    # internal assertion when a wire of that name exists already, as Amaranth names a view's
+    # elements and fields (``b0[7]``: lane 7's parameter; ``state[0].u``). ``opt_clean -purge``
+    # drops the unused ones, ``rename -hide`` makes the rest private (``$``) names.
     overrides = {"nextpnr_opts": f"--report {NAME}.report.json --timing-allow-fail",
-                 "script_after_read": "opt_clean -purge"}
+                 "script_after_read": "opt_clean -purge\nrename -hide w:*]"}
     if board.device.family == "ice40":
         overrides["synth_opts"] = "-dsp"      # multipliers into the SB_MAC16 DSPs, not LUTs
     plan = platform.prepare(top, name=NAME, **overrides)
