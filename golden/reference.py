@@ -43,7 +43,8 @@ from .files import atomic_write, read_npz, strict_json
 from .fixed import Rounding
 from .network import Decision, Formats, Layer, Network, NetworkFileError, NeuronKind
 from .simulate import decide
-from .theta import MAX_THETA_STATE_BITS, ThetaModel, initial_state, pulse_float, rotation_for
+from .theta import (MAX_THETA_STATE_BITS, ThetaModel, free_period, initial_state, pulse_float,
+                    rotation_for, theta_r)
 
 __all__ = ["FloatLayer", "FloatNetwork", "FloatTheta", "FloatResult", "simulate_float", "quantize",
            "QuantizeError", "THETA_FORMATS", "FLOAT_FILE_FORMAT", "layer_scales", "weight_reference",
@@ -114,11 +115,11 @@ class FloatTheta:
 
     @property
     def r(self) -> float:
-        return math.sqrt(self.i0 - 0.25)
+        return theta_r(self.i0)
 
     @property
     def period(self) -> float:
-        return self.tau * math.pi / self.r
+        return free_period(self.tau, self.i0)
 
     def validate(self):
         for name in ("tau", "i0", "tick"):
@@ -147,7 +148,7 @@ class FloatTheta:
     def power_of_two(cls, tau: float, i0: float, shift: int, steps: int) -> "FloatTheta":
         """A tick of ``atan(2**-shift) tau / r``: the fixed-point flow is a rotation by a
         power of two, two shifted adds in hardware (any ``decay_bits >= shift``)."""
-        r = math.sqrt(i0 - 0.25)
+        r = theta_r(i0)
         return cls(tau=tau, i0=i0, tick=math.atan(2.0 ** -shift) * tau / r, steps=steps)
 
 

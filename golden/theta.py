@@ -49,11 +49,23 @@ import numpy as np
 
 from .fixed import as_int64, check_fits, shift_right
 
-__all__ = ["ThetaModel", "theta_step", "normalise", "initial_state", "phase_of", "phase_greater",
-           "pack_state", "unpack_state", "rotation_for", "pulse_float", "MAX_THETA_STATE_BITS"]
+__all__ = ["ThetaModel", "theta_r", "free_period", "theta_step", "normalise", "initial_state",
+           "phase_of", "phase_greater", "pack_state", "unpack_state", "rotation_for", "pulse_float",
+           "MAX_THETA_STATE_BITS"]
 
 #: Widest theta state: intermediates (acc * q) stay far below 2**53.
 MAX_THETA_STATE_BITS = 20
+
+
+def theta_r(i0: float) -> float:
+    """``r = sqrt(i0 - 1/4)`` of a theta neuron with constant drive ``i0 > 1/4``: its
+    angle advances ``r / tau`` per unit of model time."""
+    return math.sqrt(i0 - 0.25)
+
+
+def free_period(tau: float, i0: float) -> float:
+    """Theta: the free period, ``tau * pi / r``, in the model's time unit."""
+    return tau * math.pi / theta_r(i0)
 
 
 @dataclass(frozen=True)
@@ -72,12 +84,12 @@ class ThetaModel:
 
     @property
     def r(self) -> float:
-        return math.sqrt(self.i0 - 0.25)
+        return theta_r(self.i0)
 
     @property
     def period(self) -> float:
         """Theta: the free period, in the model's time unit."""
-        return self.tau * math.pi / self.r
+        return free_period(self.tau, self.i0)
 
     def tick(self, decay_bits: int) -> float:
         """Model time per tick: the flow angle ``atan(rotation / 2**K)`` over ``r / tau``."""
@@ -92,7 +104,7 @@ class ThetaModel:
 
 def rotation_for(tick: float, tau: float, i0: float, decay_bits: int) -> int:
     """The integer rotation closest to a flow of ``tick`` model time units per tick."""
-    r = math.sqrt(i0 - 0.25)
+    r = theta_r(i0)
     return int(round(math.tan(tick * r / tau) * (1 << decay_bits)))
 
 
@@ -131,7 +143,7 @@ def theta_step(p, q, acc, *, weight_shift: int, rotation: int, formats):
 
 def initial_state(phi0, tau: float, i0: float, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer state ``(p0, q0)`` of initial phases ``phi0`` in ``[0, Theta]``."""
-    r = math.sqrt(i0 - 0.25)
+    r = theta_r(i0)
     psi = np.asarray(phi0, np.float64) * r / tau - math.pi / 2
     scale = float((1 << (bits - 1)) - 1)
     p = np.rint(np.sin(psi) * scale).astype(np.int64)           # to nearest, ties to even
@@ -141,7 +153,7 @@ def initial_state(phi0, tau: float, i0: float, bits: int) -> tuple[np.ndarray, n
 
 def phase_of(p, q, tau: float, i0: float) -> np.ndarray:
     """The phase ``phi`` in ``[0, Theta]`` of integer states (float, for reports)."""
-    r = math.sqrt(i0 - 0.25)
+    r = theta_r(i0)
     return (np.arctan2(np.asarray(p, np.float64), np.asarray(q, np.float64)) + math.pi / 2) * tau / r
 
 
@@ -168,8 +180,7 @@ def pulse_float(phi, w, tau: float, i0: float) -> np.ndarray:
     Phases at the ends (``phi <= 0``: V = -inf, ``phi >= Theta``: V = +inf) do
     not move, as ``X +- inf`` stays infinite.
     """
-    r = math.sqrt(i0 - 0.25)
-    period = tau * math.pi / r
+    r, period = theta_r(i0), free_period(tau, i0)
     phi = np.asarray(phi, np.float64)
     w = np.broadcast_to(np.asarray(w, np.float64), phi.shape)
     inside = (phi > 0) & (phi < period)

@@ -48,6 +48,7 @@ from torch import nn
 
 from spikeforge.golden import Decision, FloatLayer, FloatNetwork, Formats, NeuronKind
 from spikeforge.golden.reference import THETA_FORMATS, FloatTheta
+from spikeforge.golden.theta import free_period, theta_r
 
 from .checkpoint import read_checkpoint, write_checkpoint
 from .trainer import progress_bar
@@ -84,12 +85,12 @@ class ThetaNeuron:
 
     @property
     def r(self) -> float:
-        return math.sqrt(self.i0 - 0.25)
+        return theta_r(self.i0)
 
     @property
     def period(self) -> float:
         """Theta, the free period and the spike threshold in phase."""
-        return self.tau * math.pi / self.r
+        return free_period(self.tau, self.i0)
 
     def pulse(self, phi, w):
         """``H(phi, w)``: the phase after a pulse of ``w`` (V units), differentiable."""
